@@ -1,0 +1,369 @@
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import { AppError, DependencyError, ValidationError } from '../../core/errors.ts';
+import type { DecisionEvent } from '../../core/events/decision-event.ts';
+import { daysInRange, sortableInstant } from '../../core/events/time-range.ts';
+import type { EventFilter, EventPage, EventStore, PutEventsResult, StoredEvent } from '../../core/ports.ts';
+import { dayPartitions, type EventItem, eventItem, SHARD_COUNT } from './event-keys.ts';
+
+export interface DynamoEventStoreOptions {
+  /** BatchWriteItem requests in flight at once. */
+  readonly writeConcurrency?: number;
+  /** Attempts per 25-item chunk (first try included) before its leftovers are reported failed. */
+  readonly maxWriteAttempts?: number;
+  /** Backoff base and cap for those retries; the delay is drawn uniformly below the capped exponential. */
+  readonly retryBaseDelayMs?: number;
+  readonly retryMaxDelayMs?: number;
+}
+
+const BATCH_WRITE_LIMIT = 25;
+const MAX_QUERY_PAGE = 1000;
+const STREAM_FIRST_PAGE = 100;
+export const MAX_PAGE_LIMIT = 1000;
+
+// Above every id character, so `<instant>#\uffff` bounds all events at that instant.
+const AFTER_LAST_ID = '#\uffff';
+const SORT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#evt_[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/**
+ * Decision events in DynamoDB (layout in event-keys.ts). Reads go day by day over only the days
+ * in range, query the shard partitions of the narrowest index lazily, and merge them by sk.
+ */
+export class DynamoEventStore implements EventStore {
+  private readonly writeConcurrency: number;
+  private readonly maxWriteAttempts: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly retryMaxDelayMs: number;
+
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    options: DynamoEventStoreOptions = {},
+  ) {
+    this.writeConcurrency = options.writeConcurrency ?? 4;
+    this.maxWriteAttempts = options.maxWriteAttempts ?? 8;
+    this.retryBaseDelayMs = options.retryBaseDelayMs ?? 50;
+    this.retryMaxDelayMs = options.retryMaxDelayMs ?? 2000;
+  }
+
+  async putEvents(events: readonly DecisionEvent[]): Promise<PutEventsResult> {
+    // One BatchWriteItem may not name the same key twice; a repeat would overwrite it anyway.
+    const byKey = new Map<string, EventItem>();
+    for (const event of events) {
+      const item = eventItem(event);
+      byKey.set(`${item.pk}\n${item.sk}`, item);
+    }
+    const chunks = chunk([...byKey.values()], BATCH_WRITE_LIMIT);
+    const failures = new Map<string, string>();
+    await runPool(chunks, this.writeConcurrency, async (items) => {
+      for (const { id, reason } of await this.writeChunk(items)) failures.set(id, reason);
+    });
+    const ids = [...new Set(events.map((event) => event.id))];
+    return {
+      written: ids.filter((id) => !failures.has(id)),
+      failed: ids.filter((id) => failures.has(id)).map((id) => ({ id, reason: failures.get(id)! })),
+    };
+  }
+
+  /** Writes one chunk, retrying what DynamoDB left unprocessed; returns what never got written. */
+  private async writeChunk(items: readonly EventItem[]): Promise<{ id: string; reason: string }[]> {
+    let pending: { PutRequest: { Item: Record<string, unknown> } }[] = items.map((item) => ({
+      PutRequest: { Item: { ...item } },
+    }));
+    let lastProblem = '';
+    for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
+      if (attempt > 0) await sleep(this.backoffMs(attempt));
+      try {
+        const output = await this.documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
+        );
+        const unprocessed = output.UnprocessedItems?.[this.tableName] ?? [];
+        if (unprocessed.length === 0) return [];
+        pending = unprocessed.flatMap((request) => {
+          const item = request.PutRequest?.Item;
+          return item === undefined ? [] : [{ PutRequest: { Item: item } }];
+        });
+        lastProblem = 'DynamoDB left it unprocessed (throttled)';
+      } catch (error) {
+        if (!isRetryable(error)) {
+          throw new DependencyError(
+            `Writing decision events to ${this.tableName} failed: ${describe(error)}. ` +
+              'Some events may be stored already; resending the batch is safe.',
+            { cause: error },
+          );
+        }
+        lastProblem = describe(error);
+      }
+    }
+    const reason = `not written after ${this.maxWriteAttempts} attempts: ${lastProblem}; resending it is safe`;
+    return pending.map((request) => ({ id: idOfSortKey(String(request.PutRequest.Item.sk)), reason }));
+  }
+
+  private backoffMs(attempt: number): number {
+    const ceiling = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** attempt);
+    // Full jitter: concurrent writers that were throttled together do not retry together.
+    return Math.random() * ceiling;
+  }
+
+  streamEvents(
+    filter: EventFilter,
+    options: { readonly afterSortKey?: string } = {},
+  ): AsyncIterable<StoredEvent> {
+    if (options.afterSortKey !== undefined && !isSortKey(options.afterSortKey)) {
+      throw new ValidationError('The stream position is invalid.', [
+        { field: 'afterSortKey', rule: 'must be a sort key <instant>#<event id> from a previous stream' },
+      ]);
+    }
+    return this.stream(filter, options.afterSortKey, STREAM_FIRST_PAGE);
+  }
+
+  async queryEvents(
+    filter: EventFilter,
+    options: { readonly limit: number; readonly cursor?: string },
+  ): Promise<EventPage> {
+    const { limit } = options;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
+      throw new ValidationError('The page size is invalid.', [
+        { field: 'limit', rule: `must be a whole number from 1 to ${MAX_PAGE_LIMIT}` },
+      ]);
+    }
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    // One event beyond the page tells whether a cursor is needed; the shards share the page evenly.
+    const firstPage = Math.ceil(((limit + 1) / SHARD_COUNT) * 1.25) + 2;
+    const events: DecisionEvent[] = [];
+    let last: string | undefined;
+    for await (const stored of this.stream(filter, after, firstPage)) {
+      if (events.length === limit) return { events, cursor: encodeCursor(last!) };
+      events.push(JSON.parse(stored.json) as DecisionEvent);
+      last = stored.sortKey;
+    }
+    return { events };
+  }
+
+  private async *stream(
+    filter: EventFilter,
+    afterSortKey: string | undefined,
+    firstPageSize: number,
+  ): AsyncGenerator<StoredEvent> {
+    const upper = sortableInstant(filter.to) + AFTER_LAST_ID;
+    let lower = sortableInstant(filter.from);
+    let days = daysInRange(filter);
+    if (afterSortKey !== undefined && afterSortKey > lower) {
+      // BETWEEN is inclusive; the event at afterSortKey itself is skipped below.
+      lower = afterSortKey;
+      const resumeDay = afterSortKey.slice(0, 10);
+      days = days.filter((day) => day >= resumeDay);
+    }
+    if (lower > upper) return;
+    for (const day of days) {
+      const { indexName, partitionKeyName, partitionKeys } = dayPartitions(filter, day);
+      const shards = partitionKeys.map(
+        (partitionKey) =>
+          new ShardReader(
+            (exclusiveStartKey, limit) =>
+              this.queryPage({
+                indexName,
+                partitionKeyName,
+                partitionKey,
+                lower,
+                upper,
+                exclusiveStartKey,
+                limit,
+              }),
+            firstPageSize,
+          ),
+      );
+      for await (const event of mergeBySortKey(shards)) {
+        if (afterSortKey === undefined || event.sortKey > afterSortKey) yield event;
+      }
+    }
+  }
+
+  private async queryPage(q: {
+    indexName: string | undefined;
+    partitionKeyName: string;
+    partitionKey: string;
+    lower: string;
+    upper: string;
+    exclusiveStartKey: Record<string, unknown> | undefined;
+    limit: number;
+  }): Promise<{ events: StoredEvent[]; lastKey: Record<string, unknown> | undefined }> {
+    let output: QueryCommandOutput;
+    try {
+      output = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          ...(q.indexName === undefined ? {} : { IndexName: q.indexName }),
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :upper',
+          ProjectionExpression: '#sk, #e',
+          ExpressionAttributeNames: { '#pk': q.partitionKeyName, '#sk': 'sk', '#e': 'e' },
+          ExpressionAttributeValues: { ':pk': q.partitionKey, ':lower': q.lower, ':upper': q.upper },
+          Limit: q.limit,
+          ...(q.exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: q.exclusiveStartKey }),
+        }),
+      );
+    } catch (error) {
+      throw new DependencyError(`Reading decision events from ${this.tableName} failed: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+    const events = (output.Items ?? []).map((item) => {
+      if (typeof item.sk !== 'string' || typeof item.e !== 'string') {
+        throw new DependencyError(
+          `A stored decision event in ${this.tableName} lacks its sk or e attribute.`,
+        );
+      }
+      return { sortKey: item.sk, json: item.e };
+    });
+    return { events, lastKey: output.LastEvaluatedKey };
+  }
+}
+
+type PageFetcher = (
+  exclusiveStartKey: Record<string, unknown> | undefined,
+  limit: number,
+) => Promise<{ events: StoredEvent[]; lastKey: Record<string, unknown> | undefined }>;
+
+/** One shard partition read page by page, only when the merge has used up the previous page. */
+class ShardReader {
+  private buffer: StoredEvent[] = [];
+  private position = 0;
+  private lastKey: Record<string, unknown> | undefined;
+  private exhausted = false;
+
+  constructor(
+    private readonly fetchPage: PageFetcher,
+    private pageSize: number,
+  ) {}
+
+  peek(): StoredEvent | undefined {
+    return this.buffer[this.position];
+  }
+
+  take(): StoredEvent | undefined {
+    return this.buffer[this.position++];
+  }
+
+  /** Ensures peek() shows the next event, unless the partition has no more. */
+  async fill(): Promise<void> {
+    while (this.position >= this.buffer.length && !this.exhausted) {
+      const page = await this.fetchPage(this.lastKey, this.pageSize);
+      this.buffer = page.events;
+      this.position = 0;
+      this.lastKey = page.lastKey;
+      this.exhausted = page.lastKey === undefined;
+      // A reader that needs a second page likely needs many; grow toward DynamoDB's page size.
+      this.pageSize = Math.min(MAX_QUERY_PAGE, this.pageSize * 2);
+    }
+  }
+}
+
+/** K-way merge of sorted shard streams; every shard's first page is fetched in parallel. */
+async function* mergeBySortKey(shards: readonly ShardReader[]): AsyncGenerator<StoredEvent> {
+  await Promise.all(shards.map((shard) => shard.fill()));
+  for (;;) {
+    let next: ShardReader | undefined;
+    for (const shard of shards) {
+      const head = shard.peek();
+      if (head !== undefined && (next === undefined || head.sortKey < next.peek()!.sortKey)) next = shard;
+    }
+    if (next === undefined) return;
+    yield next.take()!;
+    await next.fill();
+  }
+}
+
+export function encodeCursor(sortKey: string): string {
+  return Buffer.from(sortKey, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const invalid = () =>
+    new ValidationError('The cursor is invalid.', [
+      { field: 'cursor', rule: 'must be the cursor returned with the previous page' },
+    ]);
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) throw invalid();
+  const sortKey = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (encodeCursor(sortKey) !== cursor || !isSortKey(sortKey)) throw invalid();
+  return sortKey;
+}
+
+function isSortKey(value: string): boolean {
+  if (!SORT_KEY.test(value)) return false;
+  const instant = value.slice(0, 24);
+  const ms = Date.parse(instant);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === instant;
+}
+
+function idOfSortKey(sortKey: string): string {
+  return sortKey.slice(sortKey.indexOf('#') + 1);
+}
+
+const RETRYABLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'RequestTimeout',
+]);
+const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+
+/** Throttling, server-side and connection-drop errors may pass; anything else will fail again. */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof AppError || typeof error !== 'object' || error === null) return false;
+  const e = error as {
+    name?: unknown;
+    code?: unknown;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
+  return (
+    Boolean(e.$retryable) ||
+    RETRYABLE_NAMES.has(String(e.name)) ||
+    RETRYABLE_CODES.has(String(e.code)) ||
+    (e.$metadata?.httpStatusCode ?? 0) >= 500
+  );
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+function chunk<T>(values: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < values.length; i += size) chunks.push(values.slice(i, i + size));
+  return chunks;
+}
+
+/** Runs `work` over `inputs` with at most `concurrency` in flight; the first error stops new work. */
+async function runPool<T>(
+  inputs: readonly T[],
+  concurrency: number,
+  work: (input: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < inputs.length) {
+      const input = inputs[next++]!;
+      try {
+        await work(input);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,77 @@
+/**
+ * Named domain errors. Each carries a stable `code`; the HTTP mapping lives in
+ * functions/handlers/http/problem.ts and the CLI exit-code mapping in cli/errors.ts.
+ */
+
+export type ErrorCode =
+  | 'validation'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unavailable'
+  | 'internal';
+
+/** One offending field: `field` is a path such as `events[3].timestamp`, `rule` says what it must be. */
+export interface FieldIssue {
+  readonly field: string;
+  readonly rule: string;
+}
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options?: { readonly cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller sent something that breaks a rule; nothing was written. */
+export class ValidationError extends AppError {
+  readonly code = 'validation';
+
+  constructor(
+    message: string,
+    readonly issues: readonly FieldIssue[] = [],
+    options?: { readonly cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** No credentials, or credentials that do not identify a live token. */
+export class AuthenticationError extends AppError {
+  readonly code = 'unauthenticated';
+}
+
+/** The caller is known but its token lacks the scope (or team) for this action. */
+export class ForbiddenError extends AppError {
+  readonly code = 'forbidden';
+}
+
+export class NotFoundError extends AppError {
+  readonly code = 'not_found';
+
+  constructor(
+    readonly resource: string,
+    readonly id: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`${resource} ${id} was not found`, options);
+  }
+}
+
+/** The request conflicts with the current state (e.g. the same idempotency key with another body). */
+export class ConflictError extends AppError {
+  readonly code = 'conflict';
+}
+
+/** A dependency (DynamoDB, S3, Step Functions) failed or throttled; retrying may succeed. */
+export class DependencyError extends AppError {
+  readonly code = 'unavailable';
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,54 @@
+import { ValidationError } from '../errors.ts';
+import { instantOf, isoUtcTimestamp } from './decision-event.ts';
+
+/** An inclusive time range [from, to] of ISO 8601 UTC timestamps. */
+export interface TimeRange {
+  readonly from: string;
+  readonly to: string;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Validates a range from untrusted input; `field` names the fields in errors (e.g. `from`). */
+export function parseTimeRange(from: unknown, to: unknown): TimeRange {
+  const issues = [];
+  const f = isoUtcTimestamp.safeParse(from);
+  if (!f.success) issues.push({ field: 'from', rule: from === undefined ? 'is required' : f.error.issues[0]!.message });
+  const t = isoUtcTimestamp.safeParse(to);
+  if (!t.success) issues.push({ field: 'to', rule: to === undefined ? 'is required' : t.error.issues[0]!.message });
+  if (f.success && t.success && instantOf(f.data) > instantOf(t.data)) {
+    issues.push({ field: 'from', rule: 'must not be later than to' });
+  }
+  if (issues.length > 0 || !f.success || !t.success) {
+    throw new ValidationError('The time range is invalid.', issues);
+  }
+  return { from: f.data, to: t.data };
+}
+
+/** `YYYY-MM-DD` of the UTC day an instant falls on. */
+export function dayOf(timestamp: string): string {
+  return new Date(instantOf(timestamp)).toISOString().slice(0, 10);
+}
+
+/** Every UTC day the range touches, oldest first: a range query reads these days and no others. */
+export function daysInRange(range: TimeRange): string[] {
+  const days: string[] = [];
+  const last = Date.parse(`${dayOf(range.to)}T00:00:00Z`);
+  for (let day = Date.parse(`${dayOf(range.from)}T00:00:00Z`); day <= last; day += DAY_MS) {
+    days.push(new Date(day).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+/**
+ * A fixed-width spelling of an instant (millisecond precision) so that text order equals time
+ * order: `2026-04-20T09:15:32Z` and `2026-04-20T09:15:32.5Z` would otherwise sort the wrong way.
+ */
+export function sortableInstant(timestamp: string): string {
+  return new Date(instantOf(timestamp)).toISOString();
+}
+
+/** The position of an event in export order: (timestamp, id). */
+export function eventSortKey(event: { readonly timestamp: string; readonly id: string }): string {
+  return `${sortableInstant(event.timestamp)}#${event.id}`;
+}

@@ -1,0 +1,263 @@
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { Construct, type IConstruct } from 'constructs';
+import {
+  DECISION_EVENTS_TABLE,
+  EXPORT_CONTROL_TABLE,
+  type KeyAttribute,
+  type TableLayout,
+} from '../../functions/adapters/dynamodb/tables.ts';
+
+/** Item-level reads. No Scan: every access path in the design is a key lookup or a Query. */
+const TABLE_READ_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+];
+const TABLE_WRITE_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+];
+/** Decrypt reads data under the key; Encrypt and GenerateDataKey write new data under it. */
+const KEY_READ_ACTIONS = ['kms:Decrypt'];
+const KEY_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey'];
+
+/**
+ * What the compute constructs need from the data layer: the resources, and grants scoped to
+ * exactly the actions each caller needs.
+ */
+export interface IExportData {
+  readonly eventsTable: dynamodb.ITable;
+  readonly controlTable: dynamodb.ITable;
+  readonly artifactBucket: s3.IBucket;
+  /** Read and write decision events (the table and its GSIs). */
+  grantEventsReadWrite(grantee: iam.IGrantable): iam.Grant;
+  /** Single-item reads of the control table only (token lookup by the authorizer). */
+  grantControlGetItem(grantee: iam.IGrantable): iam.Grant;
+  /** Read and write jobs, schedules, tokens and audit entries (the table and its GSI). */
+  grantControlReadWrite(grantee: iam.IGrantable): iam.Grant;
+  /** Read, write and delete artifact objects and list the artifact bucket. */
+  grantArtifactsReadWrite(grantee: iam.IGrantable): iam.Grant;
+}
+
+export interface ExportDataProps {
+  /**
+   * The customer-managed KMS key that encrypts both tables and the artifact bucket.
+   * @default - a new symmetric key with yearly automatic rotation, retained on stack deletion
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * How long noncurrent artifact versions (overwritten or deleted objects) are kept.
+   * @default Duration.days(30)
+   */
+  readonly noncurrentArtifactRetention?: Duration;
+  /**
+   * How long S3 server access logs of the artifact bucket are kept.
+   * @default Duration.days(365)
+   */
+  readonly accessLogRetention?: Duration;
+}
+
+/**
+ * The data layer: the DecisionEvents and ExportControl tables, built from the same layouts the
+ * local stack uses (functions/adapters/dynamodb/tables.ts), and the artifact bucket with its
+ * server-access-log bucket.
+ *
+ * Encryption: one customer-managed KMS key (rotated yearly) for the tables and the artifacts. The
+ * data is compliance evidence, so the security team owns who may decrypt it (key policy and the
+ * IAM grants below, each use visible per key in CloudTrail), can revoke access by disabling the
+ * key, and can share it with an organisation-wide key by passing `encryptionKey`. An AWS managed
+ * key offers none of that; the cost is one key (about 1 USD a month) and bucket keys keep the
+ * S3 request charges low.
+ *
+ * Both tables and the bucket are retained on stack deletion and the tables have deletion
+ * protection: DecisionEvents is the evidence itself and ExportControl holds the audit chain.
+ */
+export class ExportData extends Construct implements IExportData {
+  readonly encryptionKey: kms.IKey;
+  readonly eventsTable: dynamodb.Table;
+  readonly controlTable: dynamodb.Table;
+  readonly artifactBucket: s3.Bucket;
+  readonly accessLogsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: ExportDataProps = {}) {
+    super(scope, id);
+    // Deliver server access logs through a bucket policy for logging.s3.amazonaws.com instead
+    // of the legacy LogDeliveryWrite ACL (ACLs stay disabled). Set here, before any child
+    // exists, so the construct behaves the same whatever the app's cdk.json says.
+    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+
+    this.encryptionKey =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        description: 'Keeptrusts Export: decision events, export control data and artifacts at rest',
+        enableKeyRotation: true,
+        pendingWindow: Duration.days(30),
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+
+    this.eventsTable = this.tableFromLayout('DecisionEvents', DECISION_EVENTS_TABLE);
+    this.controlTable = this.tableFromLayout('ExportControl', EXPORT_CONTROL_TABLE);
+
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      // S3 server access log delivery supports only SSE-S3 on the target bucket. (cdk-nag S1 does not
+      // ask a bucket that is itself an access-log target to log its own access.)
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      lifecycleRules: [
+        {
+          id: 'expire-access-logs',
+          expiration: props.accessLogRetention ?? Duration.days(365),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.encryptionKey,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'artifacts/',
+      lifecycleRules: [
+        { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: props.noncurrentArtifactRetention ?? Duration.days(30),
+          expiredObjectDeleteMarker: true,
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  grantEventsReadWrite(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTable(grantee, this.eventsTable, DECISION_EVENTS_TABLE, [
+      ...TABLE_READ_ACTIONS,
+      ...TABLE_WRITE_ACTIONS,
+    ]).combine(this.grantKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]));
+  }
+
+  grantControlGetItem(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [this.controlTable.tableArn],
+    }).combine(this.grantKey(grantee, KEY_READ_ACTIONS));
+  }
+
+  grantControlReadWrite(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTable(grantee, this.controlTable, EXPORT_CONTROL_TABLE, [
+      ...TABLE_READ_ACTIONS,
+      ...TABLE_WRITE_ACTIONS,
+    ]).combine(this.grantKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]));
+  }
+
+  /**
+   * Object reads, writes, deletes and multipart aborts on the artifact bucket's objects, listing
+   * of the bucket (so a missing artifact reads as 404, not 403), and use of the key.
+   *
+   * Object keys are chosen at run time (one per export), so the object statement ends in `/*`;
+   * this method records the cdk-nag acknowledgment for exactly that finding on the grantee.
+   */
+  grantArtifactsReadWrite(grantee: iam.IGrantable): iam.Grant {
+    const objects = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      resourceArns: [this.artifactBucket.arnForObjects('*')],
+    });
+    const listing = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.artifactBucket.bucketArn],
+    });
+    const principal: unknown = grantee.grantPrincipal;
+    if (isConstruct(principal)) {
+      const bucketId = logicalIdOf(this.artifactBucket.node.defaultChild as CfnElement);
+      Validations.of(principal).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
+        reason:
+          'Artifact objects are named per export at run time; the wildcard is confined to the objects ' +
+          'of this one artifact bucket and to get/put/delete/abort-multipart.',
+      });
+    }
+    return objects
+      .combine(listing)
+      .combine(this.grantKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]));
+  }
+
+  private tableFromLayout(id: string, layout: TableLayout): dynamodb.Table {
+    const table = new dynamodb.Table(this, id, {
+      partitionKey: attribute(layout.partitionKey),
+      sortKey: attribute(layout.sortKey),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.encryptionKey,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const index of layout.indexes) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: attribute(index.partitionKey),
+        sortKey: attribute(index.sortKey),
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
+    return table;
+  }
+
+  /** The table and each of its named indexes: no `index/*` wildcard. */
+  private grantTable(
+    grantee: iam.IGrantable,
+    table: dynamodb.Table,
+    layout: TableLayout,
+    actions: string[],
+  ): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [
+        table.tableArn,
+        ...layout.indexes.map((index) => `${table.tableArn}/index/${index.indexName}`),
+      ],
+    });
+  }
+
+  private grantKey(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    return this.encryptionKey.grant(grantee, ...actions);
+  }
+}
+
+function attribute(key: KeyAttribute): dynamodb.Attribute {
+  return {
+    name: key.name,
+    type: key.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+  };
+}
+
+function isConstruct(value: unknown): value is IConstruct {
+  return Construct.isConstruct(value);
+}
+
+/** The logical id cdk-nag prints in its findings (`<LogicalId.Arn>`). */
+function logicalIdOf(element: CfnElement): string {
+  return Stack.of(element).resolve(element.logicalId) as string;
+}

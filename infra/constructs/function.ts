@@ -1,0 +1,127 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Charset, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ProjectPaths } from '../paths.ts';
+
+/** The service name Powertools stamps on every log line, metric and trace. */
+export const POWERTOOLS_SERVICE_NAME = 'keeptrusts-export';
+
+/**
+ * ESM bundles have no `require`; a few CommonJS dependencies call it for Node built-ins, so the
+ * bundle defines one from `import.meta.url`.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __ktCreateRequire } from 'node:module'; const require = __ktCreateRequire(import.meta.url);";
+
+export interface ExportFunctionProps {
+  /** Absolute path of the handler's TypeScript entry file (it exports `handler`). */
+  readonly entry: string;
+  /** Repository paths: the project root and lock file esbuild bundles against. */
+  readonly paths: ProjectPaths;
+  /** What the function does, shown in the console and on its role. */
+  readonly description: string;
+  /**
+   * Environment variables on top of the ones every function gets
+   * (POWERTOOLS_SERVICE_NAME, NODE_OPTIONS).
+   * @default - none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /**
+   * How long the function's log group keeps its logs.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * A Node.js 24 / arm64 Lambda bundled by the local esbuild (never Docker) into minified ESM with
+ * source maps, logging JSON to its own log group with a fixed retention, traced by X-Ray, and
+ * running under its own role whose only standing permission is writing to that log group (no
+ * AWSLambdaBasicExecutionRole). Grant it everything else through the owning constructs'
+ * `grant*` methods; it is an `IGrantable` for that.
+ */
+export class ExportFunction extends Construct implements iam.IGrantable {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly grantPrincipal: iam.IPrincipal;
+
+  constructor(scope: Construct, id: string, props: ExportFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      // Logs are operational evidence too; they outlive a stack deletion.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role: ${props.description}`,
+      inlinePolicies: {
+        Logs: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+              // The log group's ARN attribute covers its log streams (it ends in `:*`).
+              resources: [this.logGroup.logGroupArn],
+            }),
+          ],
+        }),
+      },
+    });
+    this.grantPrincipal = this.role;
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.paths.root,
+      depsLockFilePath: props.paths.lockFile,
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        POWERTOOLS_SERVICE_NAME,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        charset: Charset.UTF8,
+        logLevel: LogLevel.WARNING,
+        // Ship the SDK versions the code was tested with (the lock file), not whatever the
+        // runtime carries; lib-storage and the presigner are not guaranteed there anyway.
+        bundleAwsSDK: true,
+      },
+    });
+
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+        'permissions (their only resource is "*"); these are the only actions the role holds on "*".',
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LocalStackError } from './local-stack-error.ts';
+
+/**
+ * Listens on the loopback interface only (the local stack holds an admin token) and turns a busy
+ * port into one clear line naming the variable that moves it. Resolves to the bound port.
+ */
+export function listenOnLoopback(server: Server, port: number, what: string, variable: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE') {
+        reject(new LocalStackError(`port ${port} for ${what} is already in use; set ${variable} to another port`));
+      } else if (error.code === 'EACCES') {
+        reject(new LocalStackError(`not allowed to listen on port ${port} for ${what}; set ${variable} to a port above 1023`));
+      } else {
+        reject(new LocalStackError(`${what} could not listen on port ${port}: ${error.message}`, { cause: error }));
+      }
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, '127.0.0.1');
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

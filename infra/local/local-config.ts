@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { LocalStackError } from './local-stack-error.ts';
+
+export interface LocalConfig {
+  /** The API's port (`PORT`). @default 8080 */
+  readonly apiPort: number;
+  /** The embedded DynamoDB's port (`KT_DYNAMODB_PORT`). @default 8000 */
+  readonly dynamodbPort: number;
+  /** The embedded S3's port (`KT_S3_PORT`). @default 4568 */
+  readonly s3Port: number;
+  /** Where data persists across restarts (`KT_DATA_DIR`). @default .keeptrusts */
+  readonly dataDir: string;
+  /** Demo events seeded into a new data dir (`KT_DEMO_EVENTS`); 0 seeds none. @default 20000 */
+  readonly demoEvents: number;
+  /** A token to register as admin (`KEEPTRUSTS_API_TOKEN`); when absent one is created. */
+  readonly adminToken?: string;
+  /** Print one line per API request. @default true */
+  readonly logRequests: boolean;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new LocalStackError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const token = env.KEEPTRUSTS_API_TOKEN?.trim();
+  return {
+    apiPort: integer(env, 'PORT', 8080, 0, 65535),
+    dynamodbPort: integer(env, 'KT_DYNAMODB_PORT', 8000, 0, 65535),
+    s3Port: integer(env, 'KT_S3_PORT', 4568, 0, 65535),
+    dataDir: path.resolve(env.KT_DATA_DIR || '.keeptrusts'),
+    demoEvents: integer(env, 'KT_DEMO_EVENTS', 20_000, 0, 5_000_000),
+    ...(token ? { adminToken: token } : {}),
+    logRequests: env.KT_LOG_REQUESTS !== '0',
+  };
+}

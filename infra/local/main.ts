@@ -1,0 +1,73 @@
+import { formatCount } from '../../cli/output.ts';
+import { localConfigFromEnv } from './local-config.ts';
+import { LocalStackError } from './local-stack-error.ts';
+import { type LocalStack, startLocalStack } from './local-stack.ts';
+
+/** `npm start`: the whole system on this machine, with no AWS account. */
+async function main(): Promise<void> {
+  const config = localConfigFromEnv();
+  const tty = process.stdout.isTTY === true;
+  let lastShown = 0;
+  const stack: LocalStack = await startLocalStack(config, {
+    onSeedProgress: (done, total) => {
+      if (tty) {
+        process.stdout.write(`\rSeeding demo events… ${formatCount(done)} / ${formatCount(total)}`);
+        if (done === total) process.stdout.write('\n');
+      } else if (done === total || done - lastShown >= 5_000 || lastShown === 0) {
+        lastShown = done;
+        console.log(`Seeding demo events… ${formatCount(done)} / ${formatCount(total)}`);
+      }
+    },
+    ...(config.logRequests ? { onRequest: (line: string) => console.log(line) } : {}),
+  });
+
+  const token =
+    stack.admin.source === 'environment'
+      ? 'registered from KEEPTRUSTS_API_TOKEN'
+      : `saved in ${stack.dataDir}/admin-token`;
+  console.log(`
+Keeptrusts Export is running locally.
+
+  API        ${stack.apiUrl}
+  DynamoDB   ${stack.dynamodbEndpoint}
+  S3         ${stack.s3Endpoint}
+  Data       ${stack.dataDir}${stack.seeded > 0 ? ` (seeded ${formatCount(stack.seeded)} demo events over the last 30 days)` : ''}
+  Admin token ${token}
+
+Point the kt CLI at it (tutorial Step 1), in another shell:
+
+export KEEPTRUSTS_API_URL="${stack.apiUrl}"
+export KEEPTRUSTS_API_TOKEN="${stack.admin.token}"
+
+Then try: npx kt events import --file events/sample-decision-events.jsonl
+Press Ctrl-C to stop.
+`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.exit(130);
+    }
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    stack.stop().then(
+      () => {
+        console.log('Stopped. Data is kept in', stack.dataDir);
+        process.exit(0);
+      },
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof LocalStackError) {
+    console.error(`error: ${error.message}`);
+  } else {
+    console.error(`error: the local stack failed to start: ${(error as Error)?.message ?? String(error)}`);
+    if (process.env.KT_DEBUG) console.error(error);
+  }
+  process.exit(1);
+});

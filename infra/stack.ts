@@ -1,0 +1,66 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { ExportApi, type ExportApiProps } from './constructs/api.ts';
+import { ExportData, type ExportDataProps } from './constructs/data.ts';
+import type { ProjectPaths } from './paths.ts';
+
+/** The construct id (and default stack name) the app uses. */
+export const STACK_ID = 'KeeptrustsExport';
+
+export interface KeeptrustsExportStackProps extends StackProps {
+  /**
+   * Settings of the data layer (key, artifact version and access-log retention).
+   * @default - ExportData defaults
+   */
+  readonly data?: ExportDataProps;
+  /**
+   * Settings of the HTTP API (throttling, authorizer cache, log retention).
+   * @default - ExportApi defaults
+   */
+  readonly api?: Omit<ExportApiProps, 'data' | 'paths'>;
+  /**
+   * Where the handler sources and the lock file are.
+   * @default - found from the working directory (the folder holding cdk.json)
+   */
+  readonly paths?: ProjectPaths;
+}
+
+/**
+ * Keeptrusts Export on AWS. Environment-agnostic (no account or region, no lookups), so it
+ * synthesizes offline; `cdk deploy` resolves the environment from the credentials in use.
+ */
+export class KeeptrustsExportStack extends Stack {
+  readonly data: ExportData;
+  readonly api: ExportApi;
+
+  constructor(scope: Construct, id: string, props: KeeptrustsExportStackProps = {}) {
+    super(scope, id, {
+      description: 'Keeptrusts Export: compliance evidence exports of gateway decision events',
+      ...props,
+    });
+
+    this.data = new ExportData(this, 'Data', props.data);
+    this.api = new ExportApi(this, 'Api', {
+      ...props.api,
+      data: this.data,
+      ...(props.paths === undefined ? {} : { paths: props.paths }),
+    });
+
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'Base URL of the HTTP API (KEEPTRUSTS_API_URL)',
+      value: this.api.url,
+    });
+    new CfnOutput(this, 'EventsTableName', {
+      description: 'DecisionEvents table (EVENTS_TABLE)',
+      value: this.data.eventsTable.tableName,
+    });
+    new CfnOutput(this, 'ControlTableName', {
+      description: 'ExportControl table: jobs, schedules, tokens, audit (CONTROL_TABLE)',
+      value: this.data.controlTable.tableName,
+    });
+    new CfnOutput(this, 'ArtifactBucketName', {
+      description: 'Export artifacts and manifests (ARTIFACT_BUCKET)',
+      value: this.data.artifactBucket.bucketName,
+    });
+  }
+}

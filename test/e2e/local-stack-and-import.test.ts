@@ -1,0 +1,156 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { generateToken } from '../../functions/core/auth/tokens.ts';
+import { countItems } from '../support/count-items.ts';
+import { freePort } from '../support/free-port.ts';
+import { ROOT, run, runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+
+const SAMPLE = 'events/sample-decision-events.jsonl';
+const sampleLines = readFileSync(path.join(ROOT, SAMPLE), 'utf8').trim().split('\n').length;
+const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
+
+/**
+ * A new user's first minutes: `npm start` on a fresh data dir, then the real `kt` binary imports
+ * the sample file with the printed token. Ports are free ones so the suite runs beside a real
+ * `npm start`.
+ */
+describe('npm start and kt events import', () => {
+  let root: string;
+  let env: NodeJS.ProcessEnv;
+  let stack: StartedStack;
+  let dynamodbPort: number;
+
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'kt-e2e-'));
+    dynamodbPort = await freePort();
+    env = {
+      PORT: String(await freePort()),
+      KT_DYNAMODB_PORT: String(dynamodbPort),
+      KT_S3_PORT: String(await freePort()),
+      KT_DATA_DIR: path.join(root, 'data'),
+      KT_DEMO_EVENTS: '1200',
+      KEEPTRUSTS_API_TOKEN: '',
+    };
+    stack = await startLocalStackProcess(env);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const countStored = async () => {
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${dynamodbPort}`,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    try {
+      return await countItems(client, 'keeptrusts-decision-events');
+    } finally {
+      client.destroy();
+    }
+  };
+
+  it('prints the endpoints, the seeding and the two export lines of tutorial Step 1', () => {
+    const out = stack.output();
+    expect(out).toContain('Seeding demo events… 1,200 / 1,200');
+    expect(out).toMatch(/API +http:\/\/localhost:\d+/);
+    expect(out).toMatch(/DynamoDB +http:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/S3 +http:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toContain(`export KEEPTRUSTS_API_URL="${stack.apiUrl}"`);
+    expect(stack.token).toMatch(/^kt_[A-Za-z0-9_-]{43}$/);
+    const tokenFile = path.join(env.KT_DATA_DIR!, 'admin-token');
+    expect(readFileSync(tokenFile, 'utf8').trim()).toBe(stack.token);
+    expect(statSync(tokenFile).mode & 0o077).toBe(0);
+  });
+
+  it('imports the sample with the printed token, and a second import stores nothing twice', async () => {
+    const kt = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
+    const first = await runKt(['events', 'import', '--file', SAMPLE], kt);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toBe(`✓ Imported ${sampleLines.toLocaleString('en-US')} events`);
+    expect(await countStored()).toBe(1200 + sampleLines);
+
+    const again = await runKt(['events', 'import', '--file', SAMPLE, '-o', 'json'], kt);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ imported: sampleLines });
+    expect(await countStored()).toBe(1200 + sampleLines);
+  });
+
+  it('refuses a wrong token with one line and exit code 4', async () => {
+    const result = await runKt(['events', 'import', '--file', SAMPLE], {
+      KEEPTRUSTS_API_URL: stack.apiUrl,
+      KEEPTRUSTS_API_TOKEN: generateToken(),
+    });
+    expect(result.code).toBe(4);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^error: .*token/i);
+  });
+
+  it('refuses a file with a bad event before uploading any of it', async () => {
+    const file = path.join(root, 'bad.jsonl');
+    const good = readFileSync(path.join(ROOT, SAMPLE), 'utf8').trim().split('\n').slice(0, 3);
+    const fresh = good.map((line, i) => line.replace(/"id":"evt_[^"]+"/, `"id":"evt_badfile${i}"`));
+    writeFileSync(file, `${fresh.join('\n')}\n{"id":"evt_badfile9","timestamp":"yesterday"}\n`);
+    const before = await countStored();
+    const result = await runKt(['events', 'import', '--file', file], {
+      KEEPTRUSTS_API_URL: stack.apiUrl,
+      KEEPTRUSTS_API_TOKEN: stack.token,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/line 4: timestamp must be an ISO 8601 UTC timestamp/);
+    expect(await countStored()).toBe(before);
+  });
+
+  it('refuses a second stack on a busy port with one line and a non-zero exit', async () => {
+    const result = await run(process.execPath, [TSX_CLI, 'infra/local/main.ts'], {
+      ...env,
+      KT_DATA_DIR: path.join(root, 'second'),
+      KT_DYNAMODB_PORT: String(await freePort()),
+      KT_S3_PORT: String(await freePort()),
+    }, 60_000);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(`error: port ${env.PORT} for the API is already in use; set PORT to another port`);
+  });
+
+  it('refuses a corrupt or unwritable data dir with one line', async () => {
+    const corrupt = path.join(root, 'corrupt');
+    mkdirSync(corrupt);
+    writeFileSync(path.join(corrupt, 'state.json'), '{ not json');
+    const ports = async () => ({
+      PORT: String(await freePort()),
+      KT_DYNAMODB_PORT: String(await freePort()),
+      KT_S3_PORT: String(await freePort()),
+    });
+    const bad = await run(process.execPath, [TSX_CLI, 'infra/local/main.ts'], { ...env, ...(await ports()), KT_DATA_DIR: corrupt }, 60_000);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toMatch(/^error: data dir .*corrupt .*state\.json is unreadable.*$/);
+
+    const file = path.join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const unwritable = await run(
+      process.execPath,
+      [TSX_CLI, 'infra/local/main.ts'],
+      { ...env, ...(await ports()), KT_DATA_DIR: path.join(file, 'data') },
+      60_000,
+    );
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr.trim()).toMatch(/^error: data dir .* is not a writable folder \(ENOTDIR\)/);
+    expect(existsSync(path.join(file, 'data'))).toBe(false);
+  });
+
+  it('stops cleanly on Ctrl-C and keeps the data and token across a restart', async () => {
+    const code = await stack.stop();
+    expect(code).toBe(0);
+    expect(stack.output()).toContain('Stopped.');
+    stack = await startLocalStackProcess(env);
+    expect(stack.output()).not.toContain('Seeding');
+    expect(stack.token).toBe(readFileSync(path.join(env.KT_DATA_DIR!, 'admin-token'), 'utf8').trim());
+    expect(await countStored()).toBe(1200 + sampleLines);
+  });
+});

@@ -1,0 +1,76 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { App, type Stack } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import type { AwsSolutionsChecks } from 'cdk-nag';
+import { addNagChecks } from '../../infra/nag.ts';
+import { KeeptrustsExportStack, STACK_ID } from '../../infra/stack.ts';
+
+/**
+ * The real app, assets bundled by the local esbuild, checked by cdk-nag's AwsSolutions pack.
+ *
+ * cdk-nag v3 is a policy-validation plugin: it reports violations to the synthesis (which fails
+ * on an unacknowledged error) instead of adding annotations. So the test (1) synthesizes, which
+ * runs the plugin, (2) asks the pack directly for its report, and (3) still checks that the stack
+ * carries no AwsSolutions (or any other) error annotations and no AwsSolutions warnings.
+ */
+describe('cdk-nag AwsSolutions on the real app', () => {
+  let app: App;
+  let stack: Stack;
+  let pack: AwsSolutionsChecks;
+  let assembly: CloudAssembly;
+
+  beforeAll(() => {
+    app = new App(); // bundling for every stack (the default), as `cdk synth` does
+    stack = new KeeptrustsExportStack(app, STACK_ID);
+    pack = addNagChecks(app);
+    assembly = app.synth(); // throws "Validation failed" on an unacknowledged nag error
+  });
+
+  afterAll(() => {
+    if (assembly && existsSync(assembly.directory))
+      rmSync(assembly.directory, { recursive: true, force: true });
+  });
+
+  it('bundles both handlers as ESM with source maps', () => {
+    const assetDirs = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
+    expect(assetDirs).toHaveLength(2);
+    for (const dir of assetDirs) {
+      expect(readdirSync(path.join(assembly.directory, dir)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    }
+  });
+
+  it('reports no unacknowledged errors or warnings', () => {
+    const report = pack.validateScope(app);
+    const findings = report.violations.map((violation) => ({
+      rule: violation.ruleName,
+      severity: violation.severity,
+      resources: violation.violatingResources.map((resource) => resource.constructPath),
+    }));
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('records every acknowledgment with its reason in the template metadata', () => {
+    const resources = assembly.getStackByName(stack.stackName).template.Resources as Record<
+      string,
+      { Metadata?: { cdk_nag?: { rules_to_suppress: { id: string; reason: string }[] } } }
+    >;
+    const acknowledged = Object.values(resources).flatMap(
+      (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
+    );
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const { id, reason } of acknowledged) {
+      expect(id).toMatch(/^AwsSolutions-[A-Z]+\d+\[.+\]$/); // always one finding, never a whole rule
+      expect(reason.length).toBeGreaterThan(40);
+    }
+  });
+
+  it('leaves no AwsSolutions annotations and no CDK errors', () => {
+    const annotations = Annotations.fromStack(stack);
+    expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+    expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+    expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+  });
+});

@@ -1,0 +1,365 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import {
+  DECISION_EVENTS_TABLE,
+  EXPORT_CONTROL_TABLE,
+  type TableLayout,
+} from '../../functions/adapters/dynamodb/tables.ts';
+import { KeeptrustsExportStack } from '../../infra/stack.ts';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** CDK assertions on the synthesized template, with asset bundling skipped (fast, no esbuild). */
+describe('KeeptrustsExportStack', () => {
+  let template: Template;
+  let outdir: string;
+
+  beforeAll(() => {
+    outdir = mkdtempSync(path.join(tmpdir(), 'kt-infra-'));
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    template = Template.fromStack(new KeeptrustsExportStack(app, 'Test'));
+  });
+
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  const resources = (type: string): [string, Resource][] =>
+    Object.entries(template.findResources(type) as Record<string, Resource>);
+
+  const tableWithIndex = (indexName: string): [string, Resource] => {
+    const found = resources('AWS::DynamoDB::Table').filter(([, table]) =>
+      ((table.Properties.GlobalSecondaryIndexes ?? []) as { IndexName: string }[]).some(
+        (index) => index.IndexName === indexName,
+      ),
+    );
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+
+  /** The CloudFormation shape a layout from functions/adapters/dynamodb/tables.ts must produce. */
+  const expectedKeys = (layout: TableLayout) => {
+    const attributes = new Map<string, string>();
+    for (const key of [
+      layout.partitionKey,
+      layout.sortKey,
+      ...layout.indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+    ]) {
+      attributes.set(key.name, key.type);
+    }
+    return {
+      KeySchema: [
+        { AttributeName: layout.partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: layout.sortKey.name, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
+        AttributeName,
+        AttributeType,
+      })),
+      GlobalSecondaryIndexes: layout.indexes.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: [
+          { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      })),
+    };
+  };
+
+  describe.each([
+    ['DecisionEvents', DECISION_EVENTS_TABLE],
+    ['ExportControl', EXPORT_CONTROL_TABLE],
+  ])('%s table', (_name, layout) => {
+    const firstIndex = layout.indexes[0]!.indexName;
+
+    it('has exactly the keys and GSIs of its layout (projection ALL)', () => {
+      const [, table] = tableWithIndex(firstIndex);
+      const expected = expectedKeys(layout);
+      expect(table.Properties.KeySchema).toEqual(expected.KeySchema);
+      expect(table.Properties.AttributeDefinitions).toEqual(
+        expect.arrayContaining(expected.AttributeDefinitions),
+      );
+      expect(table.Properties.AttributeDefinitions).toHaveLength(expected.AttributeDefinitions.length);
+      expect(table.Properties.GlobalSecondaryIndexes).toEqual(expected.GlobalSecondaryIndexes);
+    });
+
+    it('is on-demand, with PITR, KMS encryption under the stack key and deletion protection', () => {
+      const [, table] = tableWithIndex(firstIndex);
+      const keyId = resources('AWS::KMS::Key')[0]![0];
+      expect(table.Properties).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: {
+          SSEEnabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+        },
+        DeletionProtectionEnabled: true,
+      });
+      expect(table.DeletionPolicy).toBe('Retain');
+    });
+  });
+
+  it('has one rotated, retained customer-managed key', () => {
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResource('AWS::KMS::Key', {
+      Properties: { EnableKeyRotation: true },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  describe('artifact bucket', () => {
+    const artifactBucket = (): [string, Resource] => {
+      const found = resources('AWS::S3::Bucket').filter(([, bucket]) =>
+        JSON.stringify(bucket.Properties.BucketEncryption).includes('aws:kms'),
+      );
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    };
+
+    it('is KMS-encrypted with a bucket key, private, versioned and retained', () => {
+      const [, bucket] = artifactBucket();
+      expect(bucket.Properties).toMatchObject({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      });
+      expect(bucket.DeletionPolicy).toBe('Retain');
+    });
+
+    it('aborts incomplete multipart uploads after one day', () => {
+      const [, bucket] = artifactBucket();
+      expect(bucket.Properties.LifecycleConfiguration).toEqual({
+        Rules: expect.arrayContaining([
+          expect.objectContaining({
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            Status: 'Enabled',
+          }),
+        ]),
+      });
+    });
+
+    it('writes server access logs to a separate, private, SSL-only logs bucket', () => {
+      const [, bucket] = artifactBucket();
+      const logging = bucket.Properties.LoggingConfiguration as { DestinationBucketName: { Ref: string } };
+      const logsBucketId = logging.DestinationBucketName.Ref;
+      const logsBucket = template.toJSON().Resources[logsBucketId] as Resource;
+      expect(logsBucket.Type).toBe('AWS::S3::Bucket');
+      expect(logsBucket.Properties).toMatchObject({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true },
+      });
+      // Delivery by bucket policy for the logging service, not by ACL.
+      expect(logsBucket.Properties.AccessControl).toBeUndefined();
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logsBucketId },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Action: 's3:PutObject',
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('every bucket policy denies requests without TLS', () => {
+      expect(resources('AWS::S3::Bucket')).toHaveLength(2);
+      for (const [bucketId] of resources('AWS::S3::Bucket')) {
+        template.hasResourceProperties('AWS::S3::BucketPolicy', {
+          Bucket: { Ref: bucketId },
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Action: 's3:*',
+                Principal: { AWS: '*' },
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+            ]),
+          },
+        });
+      }
+    });
+  });
+
+  describe('HTTP API', () => {
+    it('has a REQUEST authorizer with simple responses keyed on Authorization, cached 5 minutes', () => {
+      template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        AuthorizerType: 'REQUEST',
+        EnableSimpleResponses: true,
+        AuthorizerPayloadFormatVersion: '2.0',
+        IdentitySource: ['$request.header.Authorization'],
+        AuthorizerResultTtlInSeconds: 300,
+      });
+    });
+
+    it('routes POST /v1/events and ANY /v1/{proxy+}, every route behind the authorizer', () => {
+      const authorizerId = resources('AWS::ApiGatewayV2::Authorizer')[0]![0];
+      const routes = resources('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties);
+      expect(routes.map((route) => route.RouteKey).sort()).toEqual(['ANY /v1/{proxy+}', 'POST /v1/events']);
+      for (const route of routes) {
+        expect(route).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });
+      }
+    });
+
+    it('sends both routes to the api function', () => {
+      const apiFunctionId = resources('AWS::Lambda::Function').find(([, fn]) =>
+        String(fn.Properties.Description).includes('HTTP API'),
+      )![0];
+      template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [apiFunctionId, 'Arn'] },
+      });
+    });
+
+    it('logs access as JSON to a log group with retention and throttles the stage', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        AccessLogSettings: {
+          DestinationArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
+          Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
+        },
+        DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      });
+      const stage = resources('AWS::ApiGatewayV2::Stage')[0]![1];
+      const format = JSON.parse(String((stage.Properties.AccessLogSettings as { Format: string }).Format));
+      expect(JSON.stringify(format)).not.toMatch(/authorization/i);
+    });
+  });
+
+  describe('Lambda functions', () => {
+    it('are exactly the api and authorizer functions (no hidden helper functions)', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 2);
+    });
+
+    it('run nodejs24.x on arm64 with active tracing, JSON logs to their own log group, and the environment', () => {
+      for (const [, fn] of resources('AWS::Lambda::Function')) {
+        expect(fn.Properties).toMatchObject({
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          TracingConfig: { Mode: 'Active' },
+          LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+          Environment: {
+            Variables: {
+              EVENTS_TABLE: { Ref: tableWithIndex('byTeam')[0] },
+              CONTROL_TABLE: { Ref: tableWithIndex('gsi1')[0] },
+              ARTIFACT_BUCKET: { Ref: expect.any(String) },
+              POWERTOOLS_SERVICE_NAME: 'keeptrusts-export',
+              NODE_OPTIONS: '--enable-source-maps',
+            },
+          },
+        });
+      }
+    });
+
+    it('log to groups with a retention', () => {
+      const groups = resources('AWS::Logs::LogGroup');
+      expect(groups).toHaveLength(3); // two functions + API access logs
+      for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(365);
+    });
+  });
+
+  describe('IAM', () => {
+    const allStatements = (): { owner: string; statement: Statement }[] => {
+      const out: { owner: string; statement: Statement }[] = [];
+      for (const [id, policy] of resources('AWS::IAM::Policy')) {
+        for (const statement of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
+          out.push({ owner: id, statement });
+        }
+      }
+      for (const [id, role] of resources('AWS::IAM::Role')) {
+        for (const inline of (role.Properties.Policies ?? []) as {
+          PolicyDocument: { Statement: Statement[] };
+        }[]) {
+          for (const statement of inline.PolicyDocument.Statement) out.push({ owner: id, statement });
+        }
+      }
+      return out;
+    };
+
+    it('has no "*" action on "*" resources, and on "*" only X-Ray', () => {
+      const statements = allStatements();
+      expect(statements.length).toBeGreaterThan(0);
+      for (const { statement } of statements.filter(({ statement }) => statement.Effect === 'Allow')) {
+        const actions = asArray(statement.Action);
+        expect(actions.every((action) => !action.includes('*'))).toBe(true);
+        if (asArray(statement.Resource).includes('*')) {
+          expect([...actions].sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+        }
+      }
+    });
+
+    it('attaches no AWS managed policies', () => {
+      for (const [, role] of resources('AWS::IAM::Role'))
+        expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    });
+
+    it('lets the authorizer only GetItem on the control table (and decrypt with the key)', () => {
+      const authorizerRole = resources('AWS::IAM::Role').find(([, role]) =>
+        String(role.Properties.Description).includes('authorizer'),
+      )![0];
+      const [, policy] = resources('AWS::IAM::Policy').find(([, p]) =>
+        (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === authorizerRole),
+      )!;
+      const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+      const dynamo = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'dynamodb:GetItem',
+          Resource: { 'Fn::GetAtt': [tableWithIndex('gsi1')[0], 'Arn'] },
+        },
+      ]);
+      const actions = statements.flatMap((s) => asArray(s.Action)).sort();
+      expect(actions).toEqual([
+        'dynamodb:GetItem',
+        'kms:Decrypt',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    });
+
+    it('grants the api function both tables with their named indexes (no index wildcard) and no Scan', () => {
+      const json = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+      expect(json).not.toContain('/index/*');
+      expect(json).not.toContain('dynamodb:Scan');
+      for (const index of [...DECISION_EVENTS_TABLE.indexes, ...EXPORT_CONTROL_TABLE.indexes]) {
+        expect(json).toContain(`/index/${index.indexName}`);
+      }
+    });
+  });
+
+  it('outputs the API URL, both table names and the bucket name', () => {
+    const outputs = template.toJSON().Outputs as Record<string, unknown>;
+    expect(Object.keys(outputs).sort()).toEqual([
+      'ApiUrl',
+      'ArtifactBucketName',
+      'ControlTableName',
+      'EventsTableName',
+    ]);
+  });
+});

@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
+import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
+import { countItems } from '../support/count-items.ts';
+import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
+
+/** The API through the local HTTP front: the same authorizer and API handlers Lambda runs. */
+describe('API over the local stack', () => {
+  let stack: LocalStack;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'kt-api-'));
+    stack = await startLocalStack({
+      apiPort: 0,
+      dynamodbPort: 0,
+      s3Port: 0,
+      dataDir,
+      demoEvents: 0,
+      logRequests: false,
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const event = (n: number, overrides: Record<string, unknown> = {}) => ({
+    id: `evt_api${String(n).padStart(5, '0')}`,
+    timestamp: `2026-04-${String(1 + (n % 20)).padStart(2, '0')}T08:00:${String(n % 60).padStart(2, '0')}Z`,
+    model: 'gpt-4o-mini',
+    policy: 'pii-redaction',
+    action: 'redact',
+    result: 'modified',
+    tokens: 100 + n,
+    latency_ms: 250,
+    team: n % 2 === 0 ? 'engineering' : 'support',
+    ...overrides,
+  });
+
+  // `null` sends no Authorization header at all.
+  const post = (body: unknown, token: string | null = stack.admin.token) =>
+    fetch(`${stack.apiUrl}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  const storedCount = () => countItems(stack.adapters.clients.dynamodb, LOCAL_RESOURCES.eventsTable);
+
+  it('stores a batch and stores each event once when the same batch is sent again', async () => {
+    const batch = { events: Array.from({ length: 120 }, (_, n) => event(n)) };
+    const first = await post(batch);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ received: 120, written: 120, failed: [] });
+    const second = await post(batch);
+    expect(second.status).toBe(200);
+    expect(await storedCount()).toBe(120);
+  });
+
+  it('rejects a batch with one bad event whole, naming the event and field, and writes nothing', async () => {
+    const before = await storedCount();
+    const batch = { events: [event(1000), event(1001, { timestamp: '2026-04-20 09:15' }), event(1002, { tokens: -1 })] };
+    const response = await post(batch);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    const problem = (await response.json()) as ProblemDetails;
+    expect(problem).toMatchObject({ status: 400, title: 'Invalid request', type: 'urn:keeptrusts:problem:validation' });
+    expect(problem.detail).toBe('2 of 3 events are invalid; nothing was stored.');
+    expect(problem.errors).toEqual([
+      { field: 'events[1].timestamp', rule: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z' },
+      { field: 'events[2].tokens', rule: 'must be 0 or more' },
+    ]);
+    expect(await storedCount()).toBe(before);
+  });
+
+  it('answers a body that is not JSON with a problem naming the body', async () => {
+    const response = await post('{"events": [', stack.admin.token);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as ProblemDetails).errors).toEqual([{ field: 'body', rule: 'must be valid JSON' }]);
+  });
+
+  it('refuses a wrong token with a problem+json 401 and a request without one with 401', async () => {
+    const wrong = await post({ events: [event(2000)] }, generateToken());
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('content-type')).toBe('application/problem+json');
+    expect(await wrong.json()).toMatchObject({
+      status: 401,
+      detail: 'The API token is missing, malformed, unknown or revoked.',
+    });
+    const malformed = await post({ events: [event(2000)] }, 'not-a-token');
+    expect(malformed.status).toBe(401);
+    const missing = await post({ events: [event(2000)] }, null);
+    expect(missing.status).toBe(401);
+  });
+
+  it('refuses a token without the events:write scope, and a team token writing another team', async () => {
+    const reader = generateToken();
+    await stack.adapters.tokenStore.putToken(newTokenRecord(reader, { name: 'reader', scopes: ['exports:read'] }));
+    const denied = await post({ events: [event(3000)] }, reader);
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as ProblemDetails).detail).toContain('events:write');
+
+    const support = generateToken();
+    await stack.adapters.tokenStore.putToken(
+      newTokenRecord(support, { name: 'support gateway', scopes: ['events:write'], team: 'support' }),
+    );
+    const before = await storedCount();
+    const foreign = await post({ events: [event(3001), event(3002)] }, support);
+    expect(foreign.status).toBe(403);
+    expect(await storedCount()).toBe(before);
+    const own = await post({ events: [event(3001)] }, support);
+    expect(own.status).toBe(200);
+  });
+
+  it('answers an unknown route with a problem+json 404', async () => {
+    const response = await fetch(`${stack.apiUrl}/v1/nothing-here`, {
+      headers: { authorization: `Bearer ${stack.admin.token}` },
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+  });
+});

@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+// Tests and benchmarks run from the repository root (jest's rootDir, npm scripts).
+export const ROOT = process.cwd();
+const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
+const KT_BIN = path.join(ROOT, 'cli/bin/kt.js');
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `kt` binary (cli/bin/kt.js) on the Node that runs the tests; no TTY. */
+export function runKt(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<RunResult> {
+  return run(process.execPath, [KT_BIN, ...args], env, timeoutMs);
+}
+
+export function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface StartedStack {
+  readonly process: ChildProcess;
+  readonly output: () => string;
+  readonly apiUrl: string;
+  readonly token: string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `npm start`'s entry point as a child process and waits until it says it is running. */
+export function startLocalStackProcess(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<StartedStack> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TSX_CLI, 'infra/local/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`local stack did not start in ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const exited = new Promise<number | null>((done) => child.once('close', (code) => done(code)));
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes('Press Ctrl-C to stop.')) return;
+      clearTimeout(timer);
+      const apiUrl = output.match(/export KEEPTRUSTS_API_URL="([^"]+)"/)?.[1];
+      const token = output.match(/export KEEPTRUSTS_API_TOKEN="([^"]+)"/)?.[1];
+      if (!apiUrl || !token) return reject(new Error(`unexpected start output:\n${output}`));
+      resolve({
+        process: child,
+        output: () => output,
+        apiUrl,
+        token,
+        stop: async () => {
+          child.kill('SIGINT');
+          return exited;
+        },
+      });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`local stack exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+}

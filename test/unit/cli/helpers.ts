@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CliIo } from '../../../cli/output.ts';
+
+/** A valid decision event; `n` makes the id unique. */
+export function event(n: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: `evt_${n}`,
+    timestamp: '2026-04-20T09:15:32Z',
+    model: 'gpt-4o-mini',
+    policy: 'pii-redaction',
+    action: 'redact',
+    result: 'modified',
+    tokens: 98,
+    latency_ms: 312,
+    team: 'engineering',
+    ...overrides,
+  };
+}
+
+export function jsonLines(values: readonly unknown[]): string {
+  return `${values.map((v) => JSON.stringify(v)).join('\n')}\n`;
+}
+
+/** A temporary directory removed by `cleanup()`. */
+export function tempDir(): { path: (name: string) => string; write: (name: string, text: string) => string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-cli-test-'));
+  return {
+    path: (name) => join(dir, name),
+    write: (name, text) => {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Streams that record what a command writes. */
+export function memoryIo(env: Record<string, string | undefined> = {}, tty = false): CliIo & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    stdout: { write: (s: string) => (out += s), isTTY: tty },
+    stderr: { write: (s: string) => (err += s), isTTY: tty },
+    env,
+    out: () => out,
+    err: () => err,
+  };
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+/** The rejection of a promise (fails the test if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`rejected with a non-Error: ${String(error)}`);
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
