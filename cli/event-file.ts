@@ -61,9 +61,11 @@ export async function detectEventFileFormat(path: string): Promise<EventFileForm
       } catch (error) {
         throw fileError(path, error);
       }
-      if (bytesRead === 0) throw new EventFileError(`${path} is empty: expected JSON Lines or a JSON array of events`);
+      if (bytesRead === 0)
+        throw new EventFileError(`${path} is empty: expected JSON Lines or a JSON array of events`);
       let start = 0;
-      if (first && bytesRead >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) start = 3;
+      if (first && bytesRead >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf)
+        start = 3;
       first = false;
       for (let i = start; i < bytesRead; i += 1) {
         const byte = buffer[i]!;
@@ -77,7 +79,10 @@ export async function detectEventFileFormat(path: string): Promise<EventFileForm
 }
 
 /** Streams the records of a JSON Lines file or JSON array file, in file order. */
-export async function* readEventFile(path: string, options: ReadEventFileOptions = {}): AsyncGenerator<FileRecord> {
+export async function* readEventFile(
+  path: string,
+  options: ReadEventFileOptions = {},
+): AsyncGenerator<FileRecord> {
   const format = options.format ?? (await detectEventFileFormat(path));
   if (format === 'array') {
     yield* readArray(path, options);
@@ -152,14 +157,17 @@ async function* readJsonLines(path: string, options: ReadEventFileOptions): Asyn
 }
 
 interface ParserInternals {
-  /** stream-json 1.x keeps the not-yet-consumed input here; on an error it starts at the culprit. */
-  readonly _buffer?: unknown;
+  /** stream-json 1.x keeps the input it has not consumed yet here. */
+  _buffer?: unknown;
+  /** ... and parses it here, once per chunk written and once at the end. */
+  _processBuffer?: (this: ParserInternals, callback: (error?: Error | null) => void) => void;
 }
 
 /**
  * Streams the items of a top-level JSON array. The file is fed to the parser one line at a time
- * so that a syntax error can be given a line number: the write whose callback fails holds the
- * error, or (when the parser was still waiting for lookahead) the unconsumed text before it does.
+ * so that a syntax error can be given a line number: the first write whose callback fails is the
+ * line being parsed, and the parser's unconsumed text at that moment starts at the culprit (it
+ * can begin on an earlier line when the parser was waiting for lookahead).
  */
 async function* readArray(path: string, options: ReadEventFileOptions): AsyncGenerator<FileRecord> {
   const parser = new Parser();
@@ -169,14 +177,28 @@ async function* readArray(path: string, options: ReadEventFileOptions): AsyncGen
   let readError: unknown;
   let lastLine = 1;
 
+  // Snapshot the unconsumed text when parsing first fails: later writes may already be queued and
+  // would be appended to it before the failing write's callback runs.
+  let pendingAtError: string | undefined;
+  const internals = parser as unknown as ParserInternals;
+  const processBuffer = internals._processBuffer;
+  if (typeof processBuffer === 'function') {
+    internals._processBuffer = function (callback) {
+      processBuffer.call(this, (error) => {
+        if (error && pendingAtError === undefined) {
+          pendingAtError = typeof this._buffer === 'string' ? this._buffer : '';
+        }
+        callback(error);
+      });
+    };
+  }
+
   /**
    * `line` is where the failing piece starts (or the end of the file) and `pieceNewlines` how
-   * many newlines that piece holds (0 or 1): the parser's unconsumed text is whatever it was
-   * still waiting on before the piece plus the piece itself, and the error is at its start.
+   * many newlines that piece holds (0 or 1).
    */
   const locate = (line: number, pieceNewlines: number, error: Error): EventFileError => {
-    const pending = (parser as unknown as ParserInternals)._buffer;
-    const pendingText = typeof pending === 'string' ? pending : '';
+    const pendingText = pendingAtError ?? '';
     const atEnd = pieceNewlines === END_OF_FILE;
     const waitingNewlines = countNewlines(pendingText) - (atEnd ? 0 : pieceNewlines);
     const errorLine = Math.max(1, line - Math.max(0, waitingNewlines));
@@ -201,7 +223,7 @@ async function* readArray(path: string, options: ReadEventFileOptions): AsyncGen
       options.onBytes?.(chunk.length);
       let start = 0;
       while (start < chunk.length) {
-        if (syntaxError !== undefined || parser.destroyed) return;
+        if (syntaxError !== undefined || pendingAtError !== undefined || parser.destroyed) return;
         const end = chunk.indexOf(NEWLINE, start);
         const stop = end === -1 ? chunk.length : end + 1;
         const pieceLine = line;
@@ -239,7 +261,8 @@ async function* readArray(path: string, options: ReadEventFileOptions): AsyncGen
   }
   if (syntaxError !== undefined) throw syntaxError;
   if (readError !== undefined) throw fileError(path, readError);
-  if (count === 0) throw new EventFileError(`${path} holds an empty JSON array: there are no events to import`);
+  if (count === 0)
+    throw new EventFileError(`${path} holds an empty JSON array: there are no events to import`);
 }
 
 /** Resolves on 'drain', or when the stream is closed or failed (the caller then checks why). */
@@ -270,7 +293,10 @@ function jsonErrorReason(error: unknown): string {
   // within the line from 0 (`at position 1 (line 1 column 2)`): keep the reason and the column.
   const reason = oneLine(message)
     .replace(/, ".*" is not valid JSON$/, '')
-    .replace(/ in JSON at position (\d+)(?: \(line \d+ column \d+\))?/, (_, at: string) => ` at column ${Number(at) + 1}`);
+    .replace(
+      / in JSON at position (\d+)(?: \(line \d+ column \d+\))?/,
+      (_, at: string) => ` at column ${Number(at) + 1}`,
+    );
   return reason.length > 120 ? `${reason.slice(0, 119)}…` : reason;
 }
 

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { FieldIssue } from '../functions/core/errors.ts';
-import { canonicalEventJson, MAX_BATCH_EVENTS, parseDecisionEvent } from '../functions/core/events/decision-event.ts';
+import {
+  canonicalEventJson,
+  MAX_BATCH_EVENTS,
+  parseDecisionEvent,
+} from '../functions/core/events/decision-event.ts';
 import { ApiError, CommandFailedError } from './errors.ts';
 import { describePosition, type EventFileFormat, type FileRecord, readEventFile } from './event-file.ts';
 import { type ApiClient, backoffDelay, renderProblem } from './http-client.ts';
@@ -81,7 +85,10 @@ export async function validateEventFile(path: string, options: ValidateOptions):
     if (problems.length < maxProblems) problems.push({ position, issues });
   };
 
-  for await (const { position, value } of readEventFile(path, { format: options.format, onBytes: options.onBytes })) {
+  for await (const { position, value } of readEventFile(path, {
+    format: options.format,
+    onBytes: options.onBytes,
+  })) {
     total += 1;
     const parsed = parseDecisionEvent(value);
     if (!parsed.ok) {
@@ -121,10 +128,24 @@ function contentDigest(json: string): number {
 
 /** `line 12: timestamp must be ...; tokens is required` */
 export function formatInvalidEvent(format: EventFileFormat, problem: InvalidEvent): string {
-  const issues = problem.issues.map((issue) =>
-    issue.field === '(event)' || issue.field === '' ? `event ${issue.rule}` : `${issue.field} ${issue.rule}`,
-  );
-  return `${describePosition(format, problem.position)}: ${issues.join('; ')}`;
+  const required = problem.issues.filter((issue) => issue.rule === 'is required').map((issue) => issue.field);
+  const parts: string[] = [];
+  let requiredShown = false;
+  for (const issue of problem.issues) {
+    if (issue.rule === 'is required' && required.length > 1) {
+      // `timestamp, model and team are required` instead of one clause per missing field
+      if (!requiredShown)
+        parts.push(`${required.slice(0, -1).join(', ')} and ${required.at(-1)} are required`);
+      requiredShown = true;
+    } else {
+      parts.push(
+        issue.field === '(event)' || issue.field === ''
+          ? `event ${issue.rule}`
+          : `${issue.field} ${issue.rule}`,
+      );
+    }
+  }
+  return `${describePosition(format, problem.position)}: ${parts.join('; ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +177,9 @@ export function parseIngestResponse(status: number, body: unknown): IngestRespon
     typeof value.received !== 'number' ||
     typeof value.written !== 'number' ||
     !Array.isArray(failed) ||
-    !failed.every((f) => f !== null && typeof f === 'object' && typeof (f as { id?: unknown }).id === 'string')
+    !failed.every(
+      (f) => f !== null && typeof f === 'object' && typeof (f as { id?: unknown }).id === 'string',
+    )
   ) {
     throw new ApiError(
       `the API answered POST /v1/events with ${status} but not with {"received","written","failed"}`,
@@ -237,7 +260,11 @@ export async function uploadEvents(
       if (retry.length === 0) return;
       if (resend >= maxResends) {
         for (const event of retry) {
-          notStored.push({ id: event.id, position: event.position, reason: failed.get(event.id) ?? 'not stored' });
+          notStored.push({
+            id: event.id,
+            position: event.position,
+            reason: failed.get(event.id) ?? 'not stored',
+          });
         }
         return;
       }
@@ -271,7 +298,8 @@ export async function uploadEvents(
   } finally {
     await Promise.allSettled([...inFlight]);
   }
-  if (failure !== undefined) throw explainRejectedBatch(failure.error, failure.batch, options.format, imported);
+  if (failure !== undefined)
+    throw explainRejectedBatch(failure.error, failure.batch, options.format, imported);
   return { imported, notStored };
 }
 
@@ -288,7 +316,8 @@ function explainRejectedBatch(
       const event = batch[Number(index)];
       return event === undefined ? match : `${describePosition(format, event.position)}: `;
     });
-  let message = `the API rejected a batch: ${renderProblem(error.problem, error.status, label)}`;
+  const reason = error.errors.length > 0 ? renderProblem(error.problem, error.status, label) : error.message;
+  let message = `${error.status < 500 ? 'the API rejected a batch' : 'a batch failed'}: ${reason}`;
   if (error.status === 413) message += ' (try a smaller --batch-size)';
   message +=
     importedSoFar > 0

@@ -42,10 +42,14 @@ export function resolveApiConfig(
   try {
     url = new URL(apiUrl);
   } catch {
-    throw new UsageError(`${source} must be an http(s) URL such as ${DEFAULT_API_URL} (got "${oneLine(apiUrl)}")`);
+    throw new UsageError(
+      `${source} must be an http(s) URL such as ${DEFAULT_API_URL} (got "${oneLine(apiUrl)}")`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${source} must be an http(s) URL such as ${DEFAULT_API_URL} (got "${oneLine(apiUrl)}")`);
+    throw new UsageError(
+      `${source} must be an http(s) URL such as ${DEFAULT_API_URL} (got "${oneLine(apiUrl)}")`,
+    );
   }
   if (url.username || url.password) {
     throw new UsageError(`${source} must not contain credentials; use KEEPTRUSTS_API_TOKEN`);
@@ -110,7 +114,9 @@ export function createSigner(config: ApiConfig): RequestSigner {
     throw new AuthError('no API token: set KEEPTRUSTS_API_TOKEN (or pass --token)');
   }
   if (!TOKEN_SHAPE.test(config.token)) {
-    throw new AuthError('the API token contains spaces or characters a token cannot have; check KEEPTRUSTS_API_TOKEN');
+    throw new AuthError(
+      'the API token contains spaces or characters a token cannot have; check KEEPTRUSTS_API_TOKEN',
+    );
   }
   return new BearerSigner(config.token);
 }
@@ -247,7 +253,7 @@ export function networkErrorCode(error: unknown): string | undefined {
 export function describeNetworkError(baseUrl: string, error: unknown, timeoutMs: number): NetworkError {
   if (isTimeout(error)) {
     return new NetworkError(
-      `the Keeptrusts API at ${baseUrl} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+      `the Keeptrusts API at ${baseUrl} did not answer within ${formatDuration(timeoutMs)}`,
       baseUrl,
       { cause: error },
     );
@@ -268,26 +274,38 @@ export function describeNetworkError(baseUrl: string, error: unknown, timeoutMs:
     );
   }
   const reason = code ?? innermostMessage(error);
-  return new NetworkError(`cannot reach the Keeptrusts API at ${baseUrl} (${reason})`, baseUrl, { cause: error });
+  return new NetworkError(`cannot reach the Keeptrusts API at ${baseUrl} (${reason})`, baseUrl, {
+    cause: error,
+  });
 }
 
 /** `fetch failed` says nothing; the deepest cause (e.g. `bad port`) does. */
 function innermostMessage(error: unknown): string {
   let message = 'network error';
   let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    if (current.message) message = oneLine(current.message);
-    current = current.cause;
+  for (let depth = 0; current !== null && typeof current === 'object' && depth < 5; depth += 1) {
+    const { message: text, cause } = current as { message?: unknown; cause?: unknown };
+    if (typeof text === 'string' && text) message = oneLine(text);
+    current = cause;
   }
   return message;
 }
 
+// By name, not instanceof: fetch's DOMExceptions may come from another realm.
+function errorName(error: unknown): unknown {
+  return error !== null && typeof error === 'object' ? (error as { name?: unknown }).name : undefined;
+}
+
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && error.name === 'TimeoutError';
+  return errorName(error) === 'TimeoutError';
 }
 
 function isAbort(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AbortError';
+  return errorName(error) === 'AbortError';
+}
+
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,7 +406,11 @@ export class ApiClient {
   }
 
   /** A request whose 2xx answer is JSON (or empty: `undefined`). */
-  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<ApiResponse<T>> {
     const response = await this.send(method, path, options);
     return { status: response.status, headers: response.headers, body: (await readBody(response)) as T };
   }
@@ -397,7 +419,11 @@ export class ApiClient {
     return this.request<T>('GET', path, options);
   }
 
-  post<T = unknown>(path: string, body: unknown, options?: Omit<RequestOptions, 'body'>): Promise<ApiResponse<T>> {
+  post<T = unknown>(
+    path: string,
+    body: unknown,
+    options?: Omit<RequestOptions, 'body'>,
+  ): Promise<ApiResponse<T>> {
     return this.request<T>('POST', path, { ...options, body });
   }
 

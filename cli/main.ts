@@ -22,9 +22,17 @@ export function buildProgram(context: CliContext): Command {
   const program = new Command('kt')
     .description('Keeptrusts Export: compliance evidence from LLM-gateway decision events')
     .version(context.version, '-V, --version', 'print the kt version')
-    .addOption(new Option('--api-url <url>', `Keeptrusts API base URL (env KEEPTRUSTS_API_URL, default ${DEFAULT_API_URL})`))
     .addOption(
-      new Option('--token <token>', 'API token (env KEEPTRUSTS_API_TOKEN; prefer the env var, flags show in process lists)'),
+      new Option(
+        '--api-url <url>',
+        `Keeptrusts API base URL (env KEEPTRUSTS_API_URL, default ${DEFAULT_API_URL})`,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--token <token>',
+        'API token (env KEEPTRUSTS_API_TOKEN; prefer the env var, flags show in process lists)',
+      ),
     )
     .addOption(
       new Option('-o, --output-format <format>', 'human text, or json for scripts')

@@ -91,7 +91,9 @@ export function printWarning(io: CliIo, message: string): void {
 }
 
 /** `[['Job ID', 'exp_1'], ['Format', 'json']]` → `['Job ID: exp_1', 'Format: json']` (tutorial style). */
-export function formatFields(fields: readonly (readonly [label: string, value: string | undefined])[]): string[] {
+export function formatFields(
+  fields: readonly (readonly [label: string, value: string | undefined])[],
+): string[] {
   return fields.filter(([, value]) => value !== undefined).map(([label, value]) => `${label}: ${value}`);
 }
 

@@ -28,7 +28,7 @@ export function createProgress(io: CliIo, format: OutputFormat | undefined): Pro
         {
           format: `${label.padEnd(10)} {bar} {percentage}% | {value} of {total}${unit === 'events' ? ' events' : ''} | {eta_formatted} left`,
           stream: io.stderr as NodeJS.WritableStream,
-          hideCursor: true,
+          hideCursor: false, // a Ctrl-C must not leave the terminal without a cursor
           clearOnComplete: false,
           etaBuffer: 50,
           fps: 10,

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_BATCH_EVENTS } from '../../functions/core/events/decision-event.ts';
 import { apiClientFor, type CliContext, globalOptions } from '../context.ts';
-import { CommandFailedError } from '../errors.ts';
+import { CommandFailedError, UsageError } from '../errors.ts';
 import { detectEventFileFormat, describePosition, fileError } from '../event-file.ts';
 import {
   eventsToUpload,
@@ -77,6 +77,7 @@ async function importEvents(context: CliContext, flags: ImportFlags, command: Co
   const globals = globalOptions(command);
   const human = isHumanOutput(globals.outputFormat);
   const file = flags.file;
+  if (file.trim() === '') throw new UsageError('--file must name a file of decision events');
 
   // Cheap checks first: the file is readable and not empty, then (unless dry-run) a token exists.
   const format = await detectEventFileFormat(file);
@@ -114,7 +115,8 @@ async function importEvents(context: CliContext, flags: ImportFlags, command: Co
   }
 
   if (ingest === undefined) {
-    if (human) printSuccess(io, `Validated ${formatQuantity(report.distinct, 'event')} in ${file} (nothing uploaded)`);
+    if (human)
+      printSuccess(io, `Validated ${formatQuantity(report.distinct, 'event')} in ${file} (nothing uploaded)`);
     else printJson(io, { validated: report.distinct, file, dryRun: true });
     return;
   }

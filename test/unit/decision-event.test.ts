@@ -260,3 +260,25 @@ describe('parseEventBatch', () => {
     expect(batchError(body).issues).toEqual([{ field: 'events', rule }]);
   });
 });
+
+describe('canonicalEventJson key order', () => {
+  it('writes the core fields first even when an extra field name looks like an integer', () => {
+    const event = assertDecisionEvent({
+      id: 'evt_order1',
+      timestamp: '2026-04-20T09:15:32Z',
+      model: 'gpt-4o',
+      policy: 'pii-redaction',
+      action: 'redact',
+      result: 'modified',
+      tokens: 1,
+      latency_ms: 2,
+      team: 'engineering',
+      '7': 'x',
+      region: 'eu',
+    });
+    const json = canonicalEventJson(event);
+    expect(json.startsWith('{"id":"evt_order1","timestamp":')).toBe(true);
+    expect(json.endsWith(',"team":"engineering","7":"x","region":"eu"}')).toBe(true);
+    expect(JSON.parse(json)).toEqual(event);
+  });
+});

@@ -39,7 +39,8 @@ export class DynamoTokenStore implements TokenStore {
     let item: Record<string, unknown> | undefined;
     try {
       const output = await this.documents.send(
-        // Consistent so a revocation takes effect on the very next request.
+        // Consistent, so a revocation is seen by the next lookup. On AWS the HTTP API caches the
+        // authorizer's answer per token for its TTL (5 minutes by default), which bounds the delay.
         new GetCommand({ TableName: this.tableName, Key: tokenKey(tokenHash), ConsistentRead: true }),
       );
       item = output.Item;

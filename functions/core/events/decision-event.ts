@@ -132,10 +132,11 @@ export function assertDecisionEvent(value: unknown, path = ''): DecisionEvent {
  * same output.
  */
 export function canonicalEventJson(event: DecisionEvent): string {
-  const ordered: Record<string, unknown> = {};
-  for (const field of CORE_FIELDS) ordered[field] = event[field];
+  // Written member by member: an object would list integer-like keys (e.g. "7") before the rest.
+  const members: string[] = [];
+  for (const field of CORE_FIELDS) members.push(`${JSON.stringify(field)}:${JSON.stringify(event[field])}`);
   for (const [key, value] of Object.entries(event)) {
-    if (!(CORE_FIELDS as readonly string[]).includes(key)) ordered[key] = value;
+    if (!(CORE_FIELDS as readonly string[]).includes(key)) members.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
   }
-  return JSON.stringify(ordered);
+  return `{${members.join(',')}}`;
 }

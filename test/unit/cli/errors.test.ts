@@ -26,7 +26,14 @@ describe('exitCodeFor', () => {
   });
 
   it('maps commander usage errors to 2 and help/version to 0', () => {
-    expect(exitCodeFor(commanderError('commander.missingMandatoryOptionValue', "error: required option '--file <path>' not specified"))).toBe(2);
+    expect(
+      exitCodeFor(
+        commanderError(
+          'commander.missingMandatoryOptionValue',
+          "error: required option '--file <path>' not specified",
+        ),
+      ),
+    ).toBe(2);
     expect(exitCodeFor(commanderError('commander.unknownOption', "error: unknown option '--fil'"))).toBe(2);
     expect(exitCodeFor(commanderError('commander.invalidArgument', 'error: bad'))).toBe(2);
     expect(exitCodeFor(commanderError('commander.help', '(outputHelp)'))).toBe(2);
@@ -45,7 +52,9 @@ describe('exitCodeFor', () => {
 
 describe('errorLine', () => {
   it('is one line starting with "error: " even for multi-line messages', () => {
-    const line = errorLine(commanderError('commander.unknownCommand', "error: unknown command 'impor'\n(Did you mean import?)"));
+    const line = errorLine(
+      commanderError('commander.unknownCommand', "error: unknown command 'impor'\n(Did you mean import?)"),
+    );
     expect(line).toBe("error: unknown command 'impor' (Did you mean import?)");
     expect(errorLine(new Error('first\n\tsecond\r\nthird'))).toBe('error: first second third');
   });
@@ -55,7 +64,10 @@ describe('errorLine', () => {
   });
 
   it('masks secrets wherever they appear', () => {
-    const line = errorLine(new Error('header "Bearer tok_abc123" is invalid; tok_abc123 again'), ['tok_abc123', '']);
+    const line = errorLine(new Error('header "Bearer tok_abc123" is invalid; tok_abc123 again'), [
+      'tok_abc123',
+      '',
+    ]);
     expect(line).not.toContain('tok_abc123');
     expect(line).toBe('error: header "Bearer ***" is invalid; *** again');
   });

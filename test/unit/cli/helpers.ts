@@ -24,7 +24,11 @@ export function jsonLines(values: readonly unknown[]): string {
 }
 
 /** A temporary directory removed by `cleanup()`. */
-export function tempDir(): { path: (name: string) => string; write: (name: string, text: string) => string; cleanup: () => void } {
+export function tempDir(): {
+  path: (name: string) => string;
+  write: (name: string, text: string) => string;
+  cleanup: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'kt-cli-test-'));
   return {
     path: (name) => join(dir, name),
@@ -38,7 +42,10 @@ export function tempDir(): { path: (name: string) => string; write: (name: strin
 }
 
 /** Streams that record what a command writes. */
-export function memoryIo(env: Record<string, string | undefined> = {}, tty = false): CliIo & { out: () => string; err: () => string } {
+export function memoryIo(
+  env: Record<string, string | undefined> = {},
+  tty = false,
+): CliIo & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
   return {

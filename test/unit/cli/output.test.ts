@@ -81,10 +81,13 @@ describe('printing', () => {
     const io = memoryIo();
     printSuccess(io, 'Export job created');
     expect(io.out()).toBe('✓ Export job created\n');
-    expect(formatFields([['Job ID', 'exp_abc123'], ['Delivery', undefined], ['Status', 'queued']])).toEqual([
-      'Job ID: exp_abc123',
-      'Status: queued',
-    ]);
+    expect(
+      formatFields([
+        ['Job ID', 'exp_abc123'],
+        ['Delivery', undefined],
+        ['Status', 'queued'],
+      ]),
+    ).toEqual(['Job ID: exp_abc123', 'Status: queued']);
   });
 
   it('writes one compact JSON document per line', () => {

@@ -1,0 +1,23 @@
+import type { TimeRange } from '../events/time-range.ts';
+
+/** Artifact formats the encoders can write today. */
+export const EXPORT_FORMATS = ['json', 'csv'] as const;
+
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Exact-match filters an export was created with; an absent filter selects everything. */
+export interface ExportFilters {
+  readonly team?: string;
+  readonly policy?: string;
+}
+
+/** What an artifact says about itself: enough for a reader to know which events it holds and why. */
+export interface ExportMetadata {
+  readonly id: string;
+  readonly title?: string;
+  readonly range: TimeRange;
+  readonly filters: ExportFilters;
+  readonly format: ExportFormat;
+  /** ISO 8601 UTC; fixed when the export is created so a resumed run writes the same bytes. */
+  readonly generated_at: string;
+}
