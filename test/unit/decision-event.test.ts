@@ -6,18 +6,9 @@ import {
   parseDecisionEvent,
 } from '../../functions/core/events/decision-event.ts';
 import { parseEventBatch } from '../../functions/core/events/event-batch.ts';
+import { validEvent } from '../support/decision-events.ts';
 
-const GOOD = {
-  id: 'evt_d4e5f6',
-  timestamp: '2026-04-20T09:15:32Z',
-  model: 'gpt-4o-mini',
-  policy: 'pii-redaction',
-  action: 'redact',
-  result: 'modified',
-  tokens: 98,
-  latency_ms: 312,
-  team: 'engineering',
-};
+const GOOD = validEvent();
 
 function issuesOf(value: unknown, path?: string) {
   const parsed = parseDecisionEvent(value, path);

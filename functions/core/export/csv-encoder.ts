@@ -1,18 +1,12 @@
+import { CORE_FIELDS } from '../events/decision-event.ts';
 import type { StoredEvent } from '../ports.ts';
 import { numberCell, textCell } from './csv-cell.ts';
 import type { ExportEncoder } from './encoder.ts';
 
 /** The columns and their order, as the tutorial shows them; `team` and gateway extras are JSON-only. */
-export const CSV_COLUMNS = [
-  'id',
-  'timestamp',
-  'model',
-  'policy',
-  'action',
-  'result',
-  'tokens',
-  'latency_ms',
-] as const;
+export const CSV_COLUMNS = CORE_FIELDS.filter(
+  (field): field is Exclude<(typeof CORE_FIELDS)[number], 'team'> => field !== 'team',
+);
 
 /**
  * One header line, then one row per event. Lines end in LF rather than RFC 4180's CRLF: the

@@ -2,21 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliIo } from '../../../cli/output.ts';
+import { validEvent } from '../../support/decision-events.ts';
 
 /** A valid decision event; `n` makes the id unique. */
 export function event(n: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id: `evt_${n}`,
-    timestamp: '2026-04-20T09:15:32Z',
-    model: 'gpt-4o-mini',
-    policy: 'pii-redaction',
-    action: 'redact',
-    result: 'modified',
-    tokens: 98,
-    latency_ms: 312,
-    team: 'engineering',
-    ...overrides,
-  };
+  return validEvent({ id: `evt_${n}`, ...overrides });
 }
 
 export function jsonLines(values: readonly unknown[]): string {

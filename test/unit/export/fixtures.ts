@@ -1,6 +1,7 @@
 import { assertDecisionEvent, canonicalEventJson } from '../../../functions/core/events/decision-event.ts';
 import type { ExportMetadata } from '../../../functions/core/export/export-metadata.ts';
 import type { StoredEvent } from '../../../functions/core/ports.ts';
+import { validEvent } from '../../support/decision-events.ts';
 
 export const META: ExportMetadata = {
   id: 'exp_def456',
@@ -12,18 +13,7 @@ export const META: ExportMetadata = {
 };
 
 export function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id: 'evt_a1b2c3',
-    timestamp: '2026-04-02T08:12:00Z',
-    model: 'gpt-4o-mini',
-    policy: 'pii-redaction',
-    action: 'redact',
-    result: 'modified',
-    tokens: 98,
-    latency_ms: 312,
-    team: 'engineering',
-    ...overrides,
-  };
+  return validEvent({ id: 'evt_a1b2c3', timestamp: '2026-04-02T08:12:00Z', ...overrides });
 }
 
 /** A validated event as the store holds it. */

@@ -1,0 +1,212 @@
+import type { Principal } from '../auth/token-record.ts';
+import { ConflictError } from '../errors.ts';
+import type { TimeRange } from '../events/time-range.ts';
+import type { ExportRequest } from './export-request.ts';
+import type { ExportFilters, ExportFormat } from './export-metadata.ts';
+
+export const EXPORT_JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted'] as const;
+
+export type ExportJobStatus = (typeof EXPORT_JOB_STATUSES)[number];
+
+/**
+ * Every status change a job may make, and the only place that decides it. A job is never
+ * retried in place: a failed export is evidence that it failed, so a new attempt is a new job.
+ * Only a finished job may be deleted, and deleting removes the artifact, not the job's history.
+ */
+export const ALLOWED_TRANSITIONS: Readonly<Record<ExportJobStatus, readonly ExportJobStatus[]>> = {
+  queued: ['running', 'failed'],
+  running: ['completed', 'failed'],
+  completed: ['deleted'],
+  failed: ['deleted'],
+  deleted: [],
+};
+
+export interface ExportJobError {
+  readonly reason: string;
+  /** The workflow state that failed (e.g. `ExportPage`), when known. */
+  readonly state?: string;
+}
+
+export interface ExportJob {
+  readonly id: string;
+  readonly status: ExportJobStatus;
+  readonly format: ExportFormat;
+  readonly title?: string;
+  readonly range: TimeRange;
+  readonly filters: ExportFilters;
+  /** ISO 8601 UTC instants. */
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  /** When the job reached its outcome, completed or failed. */
+  readonly completedAt?: string;
+  readonly deletedAt?: string;
+  /** The tokenId of the principal that created the job (never the token). */
+  readonly createdBy: string;
+  /** Records written so far; the final count once completed. */
+  readonly records: number;
+  readonly bytes?: number;
+  /** Lowercase hex SHA-256 of the artifact bytes. */
+  readonly sha256?: string;
+  readonly artifactKey?: string;
+  readonly error?: ExportJobError;
+}
+
+export interface ExportJobResult {
+  readonly records: number;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly artifactKey: string;
+}
+
+/** `GET /v1/exports/{id}`: the job as callers see it; storage details such as the key stay inside. */
+export interface ExportJobView {
+  readonly id: string;
+  readonly status: ExportJobStatus;
+  readonly format: ExportFormat;
+  readonly title?: string;
+  readonly range: TimeRange;
+  readonly filters: ExportFilters;
+  readonly records: number;
+  readonly bytes?: number;
+  readonly sha256?: string;
+  readonly created: string;
+  readonly started?: string;
+  readonly completed?: string;
+  readonly deleted?: string;
+  readonly error?: ExportJobError;
+}
+
+// A failure reason often carries an SDK message or a stack; the job item must stay small.
+export const MAX_ERROR_REASON_CHARS = 1000;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** A job is terminal once the workflow will do nothing more with it (pollers stop here). */
+export function isTerminal(status: ExportJobStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'deleted';
+}
+
+export function canTransition(from: ExportJobStatus, to: ExportJobStatus): boolean {
+  return ALLOWED_TRANSITIONS[from].includes(to);
+}
+
+export function newExportJob(request: ExportRequest, principal: Principal, now: Date, id: string): ExportJob {
+  return {
+    id,
+    status: 'queued',
+    format: request.format,
+    ...(request.title === undefined ? {} : { title: request.title }),
+    range: { from: request.range.from, to: request.range.to },
+    filters: { ...request.filters },
+    createdAt: now.toISOString(),
+    createdBy: principal.tokenId,
+    records: 0,
+  };
+}
+
+export function startJob(job: ExportJob, now: Date): ExportJob {
+  assertTransition(job, 'running', 'started');
+  return { ...job, status: 'running', startedAt: now.toISOString() };
+}
+
+/** The running count of records written; it only grows, so a stale writer cannot roll it back. */
+export function recordProgress(job: ExportJob, records: number): ExportJob {
+  assertCount('records', records);
+  if (job.status !== 'running') {
+    throw new ConflictError(
+      `Export ${job.id} is ${job.status}; progress can be recorded only while it is running.`,
+    );
+  }
+  if (records < job.records) {
+    throw new ConflictError(
+      `Export ${job.id} has already written ${job.records} records; progress cannot go back to ${records}.`,
+    );
+  }
+  return { ...job, records };
+}
+
+export function completeJob(job: ExportJob, result: ExportJobResult, now: Date): ExportJob {
+  assertCount('records', result.records);
+  assertCount('bytes', result.bytes);
+  if (!SHA256_HEX.test(result.sha256)) throw new RangeError('sha256 must be 64 lowercase hex digits');
+  if (result.artifactKey.length === 0) throw new RangeError('artifactKey must not be empty');
+  assertTransition(job, 'completed', 'completed');
+  if (result.records < job.records) {
+    throw new ConflictError(
+      `Export ${job.id} has already written ${job.records} records; it cannot complete with ${result.records}.`,
+    );
+  }
+  return {
+    ...job,
+    status: 'completed',
+    records: result.records,
+    bytes: result.bytes,
+    sha256: result.sha256,
+    artifactKey: result.artifactKey,
+    completedAt: now.toISOString(),
+  };
+}
+
+export function failJob(job: ExportJob, reason: string, state: string | undefined, now: Date): ExportJob {
+  assertTransition(job, 'failed', 'marked failed');
+  const text = reason.trim() === '' ? 'unknown error' : reason;
+  const error: ExportJobError = {
+    reason: text.length > MAX_ERROR_REASON_CHARS ? `${text.slice(0, MAX_ERROR_REASON_CHARS - 1)}…` : text,
+    ...(state === undefined || state === '' ? {} : { state }),
+  };
+  return { ...job, status: 'failed', error, completedAt: now.toISOString() };
+}
+
+/** Marks the artifact removed; the record count and digest stay, as evidence of what existed. */
+export function deleteJob(job: ExportJob, now: Date): ExportJob {
+  assertTransition(job, 'deleted', 'deleted');
+  return { ...job, status: 'deleted', deletedAt: now.toISOString() };
+}
+
+export function jobView(job: ExportJob): ExportJobView {
+  return {
+    id: job.id,
+    status: job.status,
+    format: job.format,
+    ...(job.title === undefined ? {} : { title: job.title }),
+    range: { from: job.range.from, to: job.range.to },
+    filters: {
+      ...(job.filters.team === undefined ? {} : { team: job.filters.team }),
+      ...(job.filters.policy === undefined ? {} : { policy: job.filters.policy }),
+    },
+    records: job.records,
+    ...(job.bytes === undefined ? {} : { bytes: job.bytes }),
+    ...(job.sha256 === undefined ? {} : { sha256: job.sha256 }),
+    created: job.createdAt,
+    ...(job.startedAt === undefined ? {} : { started: job.startedAt }),
+    ...(job.completedAt === undefined ? {} : { completed: job.completedAt }),
+    ...(job.deletedAt === undefined ? {} : { deleted: job.deletedAt }),
+    ...(job.error === undefined
+      ? {}
+      : {
+          error: {
+            reason: job.error.reason,
+            ...(job.error.state === undefined ? {} : { state: job.error.state }),
+          },
+        }),
+  };
+}
+
+function assertTransition(job: ExportJob, to: ExportJobStatus, verb: string): void {
+  if (canTransition(job.status, to)) return;
+  const from = EXPORT_JOB_STATUSES.filter((status) => canTransition(status, to));
+  throw new ConflictError(
+    `Export ${job.id} cannot be ${verb} because it is ${job.status}; only ${alternatives(from)} export can be ${verb}.`,
+  );
+}
+
+function alternatives(statuses: readonly string[]): string {
+  const words =
+    statuses.length <= 1 ? statuses.join('') : `${statuses.slice(0, -1).join(', ')} or ${statuses.at(-1)}`;
+  return `${/^[aeiou]/.test(words) ? 'an' : 'a'} ${words}`;
+}
+
+// Counts come from our own workflow; a bad one is a bug, not a caller's mistake.
+function assertCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`${name} must be a whole number, 0 or more`);
+}

@@ -1,0 +1,171 @@
+import type { Principal } from '../auth/token-record.ts';
+import { type FieldIssue, ForbiddenError, ValidationError } from '../errors.ts';
+import { decisionEventSchema, instantOf } from '../events/decision-event.ts';
+import { parseTimeRange, type TimeRange } from '../events/time-range.ts';
+import { isExportFormat } from './encoders.ts';
+import { EXPORT_FORMATS, type ExportFilters, type ExportFormat } from './export-metadata.ts';
+
+/** A validated `POST /v1/exports` body, with the caller's team restriction already applied. */
+export interface ExportRequest {
+  readonly range: TimeRange;
+  readonly format: ExportFormat;
+  readonly title?: string;
+  readonly filters: ExportFilters;
+}
+
+// One year, with room for a leap day: enough for an annual audit period, and a bound on how long
+// one job may hold a Step Functions execution and how big one artifact may grow.
+export const MAX_RANGE_DAYS = 366;
+export const MAX_TITLE_CHARS = 200;
+
+const DAY_MS = 86_400_000;
+const FIELDS = ['from', 'to', 'format', 'title', 'filters'] as const;
+const FILTER_FIELDS = ['team', 'policy'] as const;
+// Formats the product documents; a caller who names one of these is told about all of them.
+const DOCUMENTED_FORMATS: readonly string[] = ['json', 'csv', 'pdf'];
+// The title reaches terminals, CSV-adjacent metadata and the PDF cover: C1 controls include CSI,
+// which a terminal would act on just like ESC.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const TITLE_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// With the u flag a paired surrogate is one code point, so this matches only unpaired halves,
+// which no encoder can write as UTF-8.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/**
+ * Validates an untrusted request body for the principal making it. Every problem in the body is
+ * reported at once in one ValidationError; only a body that is otherwise valid can be refused
+ * with a ForbiddenError, so a caller never fixes the body only to learn it was not allowed.
+ */
+export function parseExportRequest(body: unknown, principal: Principal): ExportRequest {
+  if (!isPlainObject(body)) {
+    throw new ValidationError('The export request is invalid.', [
+      { field: '(body)', rule: 'must be a JSON object' },
+    ]);
+  }
+  const issues: FieldIssue[] = [];
+
+  const range = parseRange(own(body, 'from'), own(body, 'to'), issues);
+  const rawFormat = own(body, 'format');
+  const format = parseFormat(rawFormat, issues);
+  const title = parseTitle(own(body, 'title'), issues);
+  const filters = parseFilters(own(body, 'filters'), issues);
+  for (const key of Object.keys(body)) {
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      issues.push({ field: key, rule: `is not a known field; allowed fields are ${FIELDS.join(', ')}` });
+    }
+  }
+
+  if (issues.length > 0 || range === undefined || format === undefined || filters === undefined) {
+    throw new ValidationError(summary(issues, rawFormat), issues);
+  }
+  return {
+    range,
+    format,
+    ...(title === undefined ? {} : { title }),
+    filters: restrictToTeam(filters, principal),
+  };
+}
+
+function restrictToTeam(filters: ExportFilters, principal: Principal): ExportFilters {
+  if (principal.team === undefined) return filters;
+  if (filters.team === undefined) return { ...filters, team: principal.team };
+  if (filters.team !== principal.team) {
+    throw new ForbiddenError(
+      `This token is restricted to team "${principal.team}" and cannot export events of team "${filters.team}".`,
+    );
+  }
+  return filters;
+}
+
+function parseRange(from: unknown, to: unknown, issues: FieldIssue[]): TimeRange | undefined {
+  let range: TimeRange;
+  try {
+    range = parseTimeRange(from, to);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    issues.push(...error.issues);
+    return undefined;
+  }
+  if (instantOf(range.to) - instantOf(range.from) > MAX_RANGE_DAYS * DAY_MS) {
+    issues.push({ field: 'to', rule: `must be at most ${MAX_RANGE_DAYS} days after from` });
+    return undefined;
+  }
+  return range;
+}
+
+function parseFormat(format: unknown, issues: FieldIssue[]): ExportFormat | undefined {
+  if (isExportFormat(format)) return format;
+  if (format === undefined) {
+    issues.push({ field: 'format', rule: 'is required' });
+  } else if (typeof format === 'string' && DOCUMENTED_FORMATS.includes(format)) {
+    issues.push({
+      field: 'format',
+      rule: `${format} is not yet supported; use one of ${EXPORT_FORMATS.join(', ')}`,
+    });
+  } else {
+    issues.push({ field: 'format', rule: `must be one of ${DOCUMENTED_FORMATS.join(', ')}` });
+  }
+  return undefined;
+}
+
+function parseTitle(title: unknown, issues: FieldIssue[]): string | undefined {
+  if (title === undefined) return undefined;
+  const before = issues.length;
+  if (typeof title !== 'string') {
+    issues.push({ field: 'title', rule: 'must be a string' });
+    return undefined;
+  }
+  if (title.length === 0) issues.push({ field: 'title', rule: 'must not be empty' });
+  // Counted in code points, as a reader counts characters: an emoji is one, not two.
+  if ([...title].length > MAX_TITLE_CHARS) {
+    issues.push({ field: 'title', rule: `must be at most ${MAX_TITLE_CHARS} characters` });
+  }
+  if (TITLE_CONTROL.test(title)) issues.push({ field: 'title', rule: 'must not contain control characters' });
+  if (LONE_SURROGATE.test(title)) issues.push({ field: 'title', rule: 'must be valid Unicode text' });
+  return issues.length === before ? title : undefined;
+}
+
+function parseFilters(filters: unknown, issues: FieldIssue[]): ExportFilters | undefined {
+  if (filters === undefined) return {};
+  if (!isPlainObject(filters)) {
+    issues.push({ field: 'filters', rule: 'must be a JSON object' });
+    return undefined;
+  }
+  const before = issues.length;
+  const parsed: { team?: string; policy?: string } = {};
+  for (const name of FILTER_FIELDS) {
+    const value = own(filters, name);
+    if (value === undefined) continue;
+    // The same rules the events themselves obey, so a filter can match any storable value.
+    const result = decisionEventSchema.shape[name].safeParse(value);
+    if (result.success) parsed[name] = result.data;
+    else issues.push({ field: `filters.${name}`, rule: result.error.issues[0]!.message });
+  }
+  for (const key of Object.keys(filters)) {
+    if (!(FILTER_FIELDS as readonly string[]).includes(key)) {
+      issues.push({
+        field: `filters.${key}`,
+        rule: `is not a known filter; allowed filters are ${FILTER_FIELDS.join(', ')}`,
+      });
+    }
+  }
+  return issues.length === before ? parsed : undefined;
+}
+
+function summary(issues: readonly FieldIssue[], format: unknown): string {
+  // A documented format this build cannot write is the only problem: say so in the headline,
+  // since the body itself is well formed.
+  if (issues.length === 1 && issues[0]?.field === 'format' && typeof format === 'string') {
+    if (DOCUMENTED_FORMATS.includes(format)) return `The ${format} export format is not yet supported.`;
+  }
+  return 'The export request is invalid.';
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+// Only the body's own members count: an inherited `from` (or a `__proto__` key) must not be read.
+function own(object: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}
