@@ -40,13 +40,19 @@ describe('parseExportRequest: accepted bodies', () => {
   });
 
   it('accepts csv with a policy filter, and a title with both filters', () => {
-    expect(parseExportRequest({ ...valid, format: 'csv', filters: { policy: 'pii-redaction' } }, admin)).toEqual({
+    expect(
+      parseExportRequest({ ...valid, format: 'csv', filters: { policy: 'pii-redaction' } }, admin),
+    ).toEqual({
       range: { from: '2026-04-16T00:00:00Z', to: '2026-04-23T23:59:59Z' },
       format: 'csv',
       filters: { policy: 'pii-redaction' },
     });
     const request = parseExportRequest(
-      { ...valid, title: 'Q2 2026 AI Compliance Report', filters: { team: 'engineering', policy: 'content-filter' } },
+      {
+        ...valid,
+        title: 'Q2 2026 AI Compliance Report',
+        filters: { team: 'engineering', policy: 'content-filter' },
+      },
       admin,
     );
     expect(request.title).toBe('Q2 2026 AI Compliance Report');
@@ -61,17 +67,22 @@ describe('parseExportRequest: accepted bodies', () => {
     const title = `${'a'.repeat(MAX_TITLE_CHARS - 1)}😀`;
     expect(title.length).toBe(MAX_TITLE_CHARS + 1); // two UTF-16 units, one character
     expect(parseExportRequest({ ...valid, title }, admin).title).toBe(title);
-    expect(parseExportRequest({ ...valid, title: 'Prüfbericht 審計 — Q2' }, admin).title).toBe('Prüfbericht 審計 — Q2');
+    expect(parseExportRequest({ ...valid, title: 'Prüfbericht 審計 — Q2' }, admin).title).toBe(
+      'Prüfbericht 審計 — Q2',
+    );
   });
 
   it('accepts a range of exactly 366 days, and a range of one instant', () => {
     expect(MAX_RANGE_DAYS).toBe(366);
-    expect(parseExportRequest({ ...valid, from: '2025-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' }, admin).range).toEqual({
+    expect(
+      parseExportRequest({ ...valid, from: '2025-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' }, admin).range,
+    ).toEqual({
       from: '2025-01-01T00:00:00Z',
       to: '2026-01-02T00:00:00Z',
     });
     expect(
-      parseExportRequest({ ...valid, from: '2026-04-01T00:00:00Z', to: '2026-04-01T00:00:00Z' }, admin).range.to,
+      parseExportRequest({ ...valid, from: '2026-04-01T00:00:00Z', to: '2026-04-01T00:00:00Z' }, admin).range
+        .to,
     ).toBe('2026-04-01T00:00:00Z');
   });
 
@@ -97,16 +108,24 @@ describe('parseExportRequest: the body', () => {
 
   it('names each unknown top-level field', () => {
     expect(issues({ ...valid, delivery: {}, Format: 'csv' })).toEqual([
-      { field: 'delivery', rule: 'is not a known field; allowed fields are from, to, format, title, filters' },
+      {
+        field: 'delivery',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters',
+      },
       { field: 'Format', rule: 'is not a known field; allowed fields are from, to, format, title, filters' },
     ]);
   });
 
   it('rejects a __proto__ member instead of reading through it', () => {
-    const body = JSON.parse('{"__proto__": {"format": "csv"}, "from": "2026-04-16T00:00:00Z", "to": "2026-04-23T23:59:59Z"}');
+    const body = JSON.parse(
+      '{"__proto__": {"format": "csv"}, "from": "2026-04-16T00:00:00Z", "to": "2026-04-23T23:59:59Z"}',
+    );
     expect(issues(body)).toEqual([
       { field: 'format', rule: 'is required' },
-      { field: '__proto__', rule: 'is not a known field; allowed fields are from, to, format, title, filters' },
+      {
+        field: '__proto__',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters',
+      },
     ]);
   });
 
@@ -153,7 +172,9 @@ describe('parseExportRequest: format', () => {
   it('says pdf is not yet supported, in the rule and the headline', () => {
     const error = rejection({ ...valid, format: 'pdf' });
     expect(error.message).toBe('The pdf export format is not yet supported.');
-    expect(error.issues).toEqual([{ field: 'format', rule: 'pdf is not yet supported; use one of json, csv' }]);
+    expect(error.issues).toEqual([
+      { field: 'format', rule: 'pdf is not yet supported; use one of json, csv' },
+    ]);
   });
 
   it('keeps the general headline when pdf is one of several problems', () => {
@@ -182,7 +203,9 @@ describe('parseExportRequest: title', () => {
   it.each(['line\nbreak', 'tab\there', 'nul\u0000', 'esc\u001b[31m', 'del\u007f', 'csi\u009b2J'])(
     'rejects control characters in %j',
     (title) => {
-      expect(issues({ ...valid, title })).toEqual([{ field: 'title', rule: 'must not contain control characters' }]);
+      expect(issues({ ...valid, title })).toEqual([
+        { field: 'title', rule: 'must not contain control characters' },
+      ]);
     },
   );
 
@@ -213,7 +236,9 @@ describe('parseExportRequest: filters', () => {
       { field: 'filters.team', rule: 'must be a string' },
       { field: 'filters.policy', rule: 'must not contain control characters' },
     ]);
-    expect(parseExportRequest({ ...valid, filters: { policy: 'a'.repeat(256) } }, admin).filters.policy).toHaveLength(256);
+    expect(
+      parseExportRequest({ ...valid, filters: { policy: 'a'.repeat(256) } }, admin).filters.policy,
+    ).toHaveLength(256);
   });
 
   it('rejects filters that are not an object', () => {
@@ -223,10 +248,12 @@ describe('parseExportRequest: filters', () => {
   });
 
   it('names each unknown filter', () => {
-    expect(issues({ ...valid, filters: { team: 'engineering', model: 'gpt-4o', action: 'redact' } })).toEqual([
-      { field: 'filters.model', rule: 'is not a known filter; allowed filters are team, policy' },
-      { field: 'filters.action', rule: 'is not a known filter; allowed filters are team, policy' },
-    ]);
+    expect(issues({ ...valid, filters: { team: 'engineering', model: 'gpt-4o', action: 'redact' } })).toEqual(
+      [
+        { field: 'filters.model', rule: 'is not a known filter; allowed filters are team, policy' },
+        { field: 'filters.action', rule: 'is not a known filter; allowed filters are team, policy' },
+      ],
+    );
   });
 });
 
@@ -248,7 +275,10 @@ describe('parseExportRequest: every issue at once', () => {
       { field: 'title', rule: 'must be at most 200 characters' },
       { field: 'filters.team', rule: 'must not be empty' },
       { field: 'filters.region', rule: 'is not a known filter; allowed filters are team, policy' },
-      { field: 's3Bucket', rule: 'is not a known field; allowed fields are from, to, format, title, filters' },
+      {
+        field: 's3Bucket',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters',
+      },
     ]);
   });
 });
@@ -256,7 +286,9 @@ describe('parseExportRequest: every issue at once', () => {
 describe('parseExportRequest: team-restricted tokens', () => {
   it('sets the team filter to the token team when absent, keeping other filters', () => {
     expect(parseExportRequest(valid, engineering).filters).toEqual({ team: 'engineering' });
-    expect(parseExportRequest({ ...valid, filters: { policy: 'pii-redaction' } }, engineering).filters).toEqual({
+    expect(
+      parseExportRequest({ ...valid, filters: { policy: 'pii-redaction' } }, engineering).filters,
+    ).toEqual({
       policy: 'pii-redaction',
       team: 'engineering',
     });
@@ -286,7 +318,9 @@ describe('parseExportRequest: team-restricted tokens', () => {
 
   it('leaves an unrestricted token free to choose any team or none', () => {
     expect(parseExportRequest(valid, admin).filters).toEqual({});
-    expect(parseExportRequest({ ...valid, filters: { team: 'finance' } }, admin).filters).toEqual({ team: 'finance' });
+    expect(parseExportRequest({ ...valid, filters: { team: 'finance' } }, admin).filters).toEqual({
+      team: 'finance',
+    });
   });
 
   it('does not modify the body it was given', () => {
