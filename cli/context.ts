@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import {
-  type ApiClient,
-  type ApiClientOptions,
-  type ApiConfig,
-  createApiClient,
-  resolveApiConfig,
-} from './http-client.ts';
+import { type ApiClient, type ApiClientOptions, createApiClient } from './api/client.ts';
+import { type ApiConfig, resolveApiConfig } from './api/config.ts';
 import type { CliIo, OutputFormat } from './output.ts';
 
 /**

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
+import { DEFAULT_API_URL } from './api/config.ts';
 import { registerEventsCommands } from './commands/events.ts';
 import type { CliContext } from './context.ts';
 import { errorLine, exitCodeFor, isCommanderError, isCommanderOutputOnly, redact } from './errors.ts';
-import { DEFAULT_API_URL } from './http-client.ts';
 import { type CliIo, OUTPUT_FORMATS, processIo } from './output.ts';
 
 /**

@@ -4,14 +4,9 @@ import { MAX_BATCH_EVENTS } from '../../functions/core/events/decision-event.ts'
 import { apiClientFor, type CliContext, globalOptions } from '../context.ts';
 import { CommandFailedError, UsageError } from '../errors.ts';
 import { detectEventFileFormat, describePosition, fileError } from '../event-file.ts';
-import {
-  eventsToUpload,
-  formatInvalidEvent,
-  ingestVia,
-  uploadEvents,
-  type ValidationReport,
-  validateEventFile,
-} from '../event-import.ts';
+import { ingestVia } from '../event-import/ingest.ts';
+import { eventsToUpload, uploadEvents } from '../event-import/upload.ts';
+import { formatInvalidEvent, type ValidationReport, validateEventFile } from '../event-import/validation.ts';
 import { formatCount, formatQuantity, isHumanOutput, printJson, printSuccess } from '../output.ts';
 import { createProgress } from '../progress.ts';
 

@@ -1,5 +1,10 @@
 import { promises as fs } from 'node:fs';
-import { generateToken, hashToken, isWellFormedToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
+import {
+  generateToken,
+  hashToken,
+  isWellFormedToken,
+  newTokenRecord,
+} from '../../functions/core/auth/tokens.ts';
 import type { TokenStore } from '../../functions/core/ports.ts';
 import type { DataDir } from './data-dir.ts';
 import { LocalStackError } from './local-stack-error.ts';
@@ -14,7 +19,11 @@ export interface AdminToken {
  * The local stack's admin token: KEEPTRUSTS_API_TOKEN when set, else the one saved in the data dir,
  * else a new one (saved with owner-only permissions). Only its hash goes into the token store.
  */
-export async function ensureAdminToken(dir: DataDir, store: TokenStore, fromEnv?: string): Promise<AdminToken> {
+export async function ensureAdminToken(
+  dir: DataDir,
+  store: TokenStore,
+  fromEnv?: string,
+): Promise<AdminToken> {
   let admin: AdminToken;
   if (fromEnv !== undefined) {
     if (!isWellFormedToken(fromEnv)) {
@@ -33,7 +42,9 @@ export async function ensureAdminToken(dir: DataDir, store: TokenStore, fromEnv?
     }
   }
   if ((await store.getTokenByHash(hashToken(admin.token))) === undefined) {
-    await store.putToken(newTokenRecord(admin.token, { name: `local admin (${admin.source})`, scopes: ['admin'] }));
+    await store.putToken(
+      newTokenRecord(admin.token, { name: `local admin (${admin.source})`, scopes: ['admin'] }),
+    );
   }
   return admin;
 }
@@ -44,10 +55,14 @@ async function readSavedToken(file: string): Promise<string | undefined> {
     text = (await fs.readFile(file, 'utf8')).trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LocalStackError(`cannot read the saved admin token ${file}: ${(error as Error).message}`, { cause: error });
+    throw new LocalStackError(`cannot read the saved admin token ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (!isWellFormedToken(text)) {
-    throw new LocalStackError(`the saved admin token ${file} is corrupt; delete that file and npm start creates a new one`);
+    throw new LocalStackError(
+      `the saved admin token ${file} is corrupt; delete that file and npm start creates a new one`,
+    );
   }
   return text;
 }

@@ -10,7 +10,12 @@ export interface DataDirState {
   readonly version: number;
   readonly createdAt: string;
   /** The demo-data request, written before seeding so that an interrupted seed resumes identically. */
-  readonly seed?: { readonly count: number; readonly from: string; readonly to: string; readonly done: boolean };
+  readonly seed?: {
+    readonly count: number;
+    readonly from: string;
+    readonly to: string;
+    readonly done: boolean;
+  };
 }
 
 export interface DataDir {
@@ -33,9 +38,12 @@ export async function openDataDir(root: string): Promise<DataDir> {
     await fs.rm(probe);
   } catch (cause) {
     const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-    throw new LocalStackError(`data dir ${root} is not a writable folder (${reason}); set KT_DATA_DIR to another path`, {
-      cause,
-    });
+    throw new LocalStackError(
+      `data dir ${root} is not a writable folder (${reason}); set KT_DATA_DIR to another path`,
+      {
+        cause,
+      },
+    );
   }
 
   const stateFile = path.join(root, STATE_FILE);
@@ -72,7 +80,12 @@ export async function openDataDir(root: string): Promise<DataDir> {
 
 function parseState(text: string): DataDirState {
   const value = JSON.parse(text) as Partial<DataDirState>;
-  if (value === null || typeof value !== 'object' || value.version !== STATE_VERSION || typeof value.createdAt !== 'string') {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    value.version !== STATE_VERSION ||
+    typeof value.createdAt !== 'string'
+  ) {
     throw new Error('unexpected state shape');
   }
   return value as DataDirState;

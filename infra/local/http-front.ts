@@ -8,7 +8,13 @@ import type {
 } from 'aws-lambda';
 import type { AuthorizerContext } from '../../functions/handlers/http/principal.ts';
 import { problemFor, problemResponse } from '../../functions/handlers/http/problem.ts';
-import { lambdaContext, PayloadTooLargeError, readBody, toApiGatewayEvent, writeResult } from './api-gateway-event.ts';
+import {
+  lambdaContext,
+  PayloadTooLargeError,
+  readBody,
+  toApiGatewayEvent,
+  writeResult,
+} from './api-gateway-event.ts';
 
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 type AuthorizerHandler = (
@@ -42,13 +48,19 @@ export function createHttpFront(props: HttpFrontProps): Server {
   });
 }
 
-async function handle(props: HttpFrontProps, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(
+  props: HttpFrontProps,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   let body: Buffer;
   try {
     body = await readBody(request);
   } catch (error) {
     if (!(error instanceof PayloadTooLargeError)) throw error;
-    response.writeHead(413, { 'content-type': 'application/json' }).end('{"message":"Request Entity Too Large"}');
+    response
+      .writeHead(413, { 'content-type': 'application/json' })
+      .end('{"message":"Request Entity Too Large"}');
     return;
   }
   const event = toApiGatewayEvent(request, body);

@@ -6,16 +6,29 @@ import { LocalStackError } from './local-stack-error.ts';
  * Listens on the loopback interface only (the local stack holds an admin token) and turns a busy
  * port into one clear line naming the variable that moves it. Resolves to the bound port.
  */
-export function listenOnLoopback(server: Server, port: number, what: string, variable: string): Promise<number> {
+export function listenOnLoopback(
+  server: Server,
+  port: number,
+  what: string,
+  variable: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       if (error.code === 'EADDRINUSE') {
-        reject(new LocalStackError(`port ${port} for ${what} is already in use; set ${variable} to another port`));
+        reject(
+          new LocalStackError(`port ${port} for ${what} is already in use; set ${variable} to another port`),
+        );
       } else if (error.code === 'EACCES') {
-        reject(new LocalStackError(`not allowed to listen on port ${port} for ${what}; set ${variable} to a port above 1023`));
+        reject(
+          new LocalStackError(
+            `not allowed to listen on port ${port} for ${what}; set ${variable} to a port above 1023`,
+          ),
+        );
       } else {
-        reject(new LocalStackError(`${what} could not listen on port ${port}: ${error.message}`, { cause: error }));
+        reject(
+          new LocalStackError(`${what} could not listen on port ${port}: ${error.message}`, { cause: error }),
+        );
       }
     };
     const onListening = () => {

@@ -50,7 +50,10 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
   };
   try {
     const dir = await openDataDir(config.dataDir);
-    const dynamodb: EmbeddedServer = await startEmbeddedDynamoDb({ port: config.dynamodbPort, path: dir.dynamodbPath });
+    const dynamodb: EmbeddedServer = await startEmbeddedDynamoDb({
+      port: config.dynamodbPort,
+      path: dir.dynamodbPath,
+    });
     started.push(dynamodb.close);
     const s3 = await startEmbeddedS3({
       port: config.s3Port,
@@ -70,9 +73,18 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     useAdapters(adapters);
 
     const admin = await ensureAdminToken(dir, adapters.tokenStore, config.adminToken);
-    const seeded = await seedDemoEvents(dir, adapters.eventStore, config.demoEvents, hooks.onSeedProgress ?? (() => {}));
+    const seeded = await seedDemoEvents(
+      dir,
+      adapters.eventStore,
+      config.demoEvents,
+      hooks.onSeedProgress ?? (() => {}),
+    );
 
-    const front = createHttpFront({ api, authorizer, ...(hooks.onRequest ? { onRequest: hooks.onRequest } : {}) });
+    const front = createHttpFront({
+      api,
+      authorizer,
+      ...(hooks.onRequest ? { onRequest: hooks.onRequest } : {}),
+    });
     const apiPort = await listenOnLoopback(front, config.apiPort, 'the API', 'PORT');
     started.push(() => closeServer(front));
 

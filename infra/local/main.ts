@@ -62,6 +62,13 @@ Press Ctrl-C to stop.
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+// Anything that escapes the handlers below still ends as one line, never a stack trace.
+process.on('uncaughtException', (error) => {
+  console.error(`error: the local stack stopped: ${error.message}`);
+  if (process.env.KT_DEBUG) console.error(error);
+  process.exit(1);
+});
+
 main().catch((error: unknown) => {
   if (error instanceof LocalStackError) {
     console.error(`error: ${error.message}`);

@@ -24,13 +24,23 @@ export async function seedDemoEvents(
   if (seed === undefined) {
     if (!dir.isNew || count === 0) return 0;
     const now = Date.now();
-    seed = { count, from: new Date(now - 30 * DAY_MS).toISOString(), to: new Date(now).toISOString(), done: false };
+    seed = {
+      count,
+      from: new Date(now - 30 * DAY_MS).toISOString(),
+      to: new Date(now).toISOString(),
+      done: false,
+    };
     await dir.save({ ...dir.state, seed });
   }
   if (seed.done) return 0;
 
   const total = seed.count;
-  const events = generateDemoEvents({ count: total, from: new Date(seed.from), to: new Date(seed.to), seed: DEMO_SEED });
+  const events = generateDemoEvents({
+    count: total,
+    from: new Date(seed.from),
+    to: new Date(seed.to),
+    seed: DEMO_SEED,
+  });
   let done = 0;
   let batch: DecisionEvent[] = [];
   const inFlight = new Set<Promise<void>>();

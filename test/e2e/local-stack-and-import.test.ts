@@ -108,14 +108,21 @@ describe('npm start and kt events import', () => {
   });
 
   it('refuses a second stack on a busy port with one line and a non-zero exit', async () => {
-    const result = await run(process.execPath, [TSX_CLI, 'infra/local/main.ts'], {
-      ...env,
-      KT_DATA_DIR: path.join(root, 'second'),
-      KT_DYNAMODB_PORT: String(await freePort()),
-      KT_S3_PORT: String(await freePort()),
-    }, 60_000);
+    const result = await run(
+      process.execPath,
+      [TSX_CLI, 'infra/local/main.ts'],
+      {
+        ...env,
+        KT_DATA_DIR: path.join(root, 'second'),
+        KT_DYNAMODB_PORT: String(await freePort()),
+        KT_S3_PORT: String(await freePort()),
+      },
+      60_000,
+    );
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(`error: port ${env.PORT} for the API is already in use; set PORT to another port`);
+    expect(result.stderr.trim()).toBe(
+      `error: port ${env.PORT} for the API is already in use; set PORT to another port`,
+    );
   });
 
   it('refuses a corrupt or unwritable data dir with one line', async () => {
@@ -127,9 +134,32 @@ describe('npm start and kt events import', () => {
       KT_DYNAMODB_PORT: String(await freePort()),
       KT_S3_PORT: String(await freePort()),
     });
-    const bad = await run(process.execPath, [TSX_CLI, 'infra/local/main.ts'], { ...env, ...(await ports()), KT_DATA_DIR: corrupt }, 60_000);
+    const bad = await run(
+      process.execPath,
+      [TSX_CLI, 'infra/local/main.ts'],
+      { ...env, ...(await ports()), KT_DATA_DIR: corrupt },
+      60_000,
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toMatch(/^error: data dir .*corrupt .*state\.json is unreadable.*$/);
+
+    const brokenStore = path.join(root, 'broken-store');
+    mkdirSync(path.join(brokenStore, 'dynamodb'), { recursive: true });
+    writeFileSync(
+      path.join(brokenStore, 'state.json'),
+      JSON.stringify({ version: 1, createdAt: '2026-04-01T00:00:00Z' }),
+    );
+    writeFileSync(path.join(brokenStore, 'dynamodb', 'CURRENT'), 'garbage\n');
+    const broken = await run(
+      process.execPath,
+      [TSX_CLI, 'infra/local/main.ts'],
+      { ...env, ...(await ports()), KT_DATA_DIR: brokenStore },
+      60_000,
+    );
+    expect(broken.code).toBe(1);
+    expect(broken.stderr.trim()).toMatch(
+      /^error: the DynamoDB data in .* is corrupt \([A-Z_]+\); move the data dir away/,
+    );
 
     const file = path.join(root, 'a-file');
     writeFileSync(file, 'x');

@@ -1,14 +1,7 @@
 import { ApiError, AuthError } from '../../../cli/errors.ts';
-import {
-  eventsToUpload,
-  formatInvalidEvent,
-  type IngestFn,
-  type IngestResponse,
-  type PendingEvent,
-  parseIngestResponse,
-  uploadEvents,
-  validateEventFile,
-} from '../../../cli/event-import.ts';
+import { type IngestFn, type IngestResponse, parseIngestResponse } from '../../../cli/event-import/ingest.ts';
+import { eventsToUpload, type PendingEvent, uploadEvents } from '../../../cli/event-import/upload.ts';
+import { formatInvalidEvent, validateEventFile } from '../../../cli/event-import/validation.ts';
 import { collect, event, jsonLines, rejection, tempDir } from './helpers.ts';
 
 const dir = tempDir();

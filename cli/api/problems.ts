@@ -1,0 +1,90 @@
+import { ApiError, AuthError, oneLine, type ProblemDetails, type ProblemFieldError } from '../errors.ts';
+
+/** Reads an error body as RFC 9457 problem details, tolerating missing or odd fields. */
+export function parseProblem(body: unknown): ProblemDetails {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return {};
+  const raw = body as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value : undefined);
+  const errors: ProblemFieldError[] = Array.isArray(raw.errors)
+    ? raw.errors.flatMap((entry): ProblemFieldError[] => {
+        if (entry === null || typeof entry !== 'object') return [];
+        const { field, rule } = entry as Record<string, unknown>;
+        if (typeof rule !== 'string') return [];
+        return [{ field: typeof field === 'string' ? field : '', rule }];
+      })
+    : [];
+  return {
+    ...(text(raw.type) !== undefined && { type: text(raw.type) }),
+    ...(text(raw.title) !== undefined && { title: text(raw.title) }),
+    ...(typeof raw.status === 'number' && { status: raw.status }),
+    ...(text(raw.detail) !== undefined && { detail: text(raw.detail) }),
+    ...(errors.length > 0 && { errors }),
+  };
+}
+
+const MAX_MESSAGE = 400;
+
+/**
+ * One line for a problem: the first offending field and how many more, else the detail, else
+ * the title. `fieldLabel` lets a caller rename fields (e.g. `events[3]` → `line 1504`).
+ */
+export function renderProblem(
+  problem: ProblemDetails,
+  status: number,
+  fieldLabel: (field: string) => string = (field) => field,
+): string {
+  const errors = problem.errors ?? [];
+  const first = errors[0];
+  let message: string;
+  if (first !== undefined) {
+    const field = first.field ? fieldLabel(first.field) : '';
+    message = field ? `${field} ${first.rule}` : first.rule;
+    const more = errors.length - 1;
+    if (more > 0) message += ` (and ${more} more problem${more === 1 ? '' : 's'})`;
+  } else if (problem.detail !== undefined) {
+    message = problem.detail;
+  } else if (problem.title !== undefined) {
+    message = `${problem.title} (${status})`;
+  } else {
+    message = `the API answered ${status}${STATUS_TEXT[status] ? ` ${STATUS_TEXT[status]}` : ''}`;
+  }
+  message = oneLine(message);
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** The CliError for a non-2xx answer: AuthError for 401/403, ApiError otherwise. */
+export function errorForResponse(status: number, body: unknown): ApiError | AuthError {
+  const problem = parseProblem(body);
+  if (status === 401 || status === 403) {
+    const reason = sentence(
+      problem.detail ??
+        problem.title ??
+        (status === 401
+          ? 'The API token is missing, malformed, unknown or revoked'
+          : 'The token is not allowed to do this'),
+    );
+    const hint =
+      status === 401
+        ? 'Check KEEPTRUSTS_API_TOKEN.'
+        : 'Use a token with the needed scope (check KEEPTRUSTS_API_TOKEN).';
+    return new AuthError(`the API refused the token (${status}): ${reason} ${hint}`, status);
+  }
+  return new ApiError(renderProblem(problem, status), status, problem);
+}
+
+function sentence(text: string): string {
+  const line = oneLine(text);
+  return /[.!?]$/.test(line) ? line : `${line}.`;
+}

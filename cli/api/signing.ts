@@ -1,0 +1,52 @@
+import { AuthError, UsageError } from '../errors.ts';
+import type { ApiConfig } from './config.ts';
+
+// The seam where SigV4 (`--auth sigv4`) plugs in later.
+
+export interface SignableRequest {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | undefined;
+}
+
+/** Adds authentication to a request; returns the headers to send with it. */
+export interface RequestSigner {
+  sign(request: SignableRequest): Promise<Record<string, string>>;
+}
+
+/** `Authorization: Bearer <token>`. The token is held privately and never rendered. */
+export class BearerSigner implements RequestSigner {
+  readonly #token: string;
+
+  constructor(token: string) {
+    this.#token = token;
+  }
+
+  async sign(request: SignableRequest): Promise<Record<string, string>> {
+    return { ...request.headers, authorization: `Bearer ${this.#token}` };
+  }
+
+  toJSON(): string {
+    return 'BearerSigner(***)';
+  }
+}
+
+/** Tokens go into an HTTP header: visible ASCII only, which also keeps them out of fetch errors. */
+const TOKEN_SHAPE = /^[\x21-\x7e]+$/;
+
+/** The signer for a configuration; throws AuthError when no usable token is configured. */
+export function createSigner(config: ApiConfig): RequestSigner {
+  if (config.auth === 'sigv4') {
+    throw new UsageError('--auth sigv4 is not available in this version of kt yet; use an API token');
+  }
+  if (config.token === undefined) {
+    throw new AuthError('no API token: set KEEPTRUSTS_API_TOKEN (or pass --token)');
+  }
+  if (!TOKEN_SHAPE.test(config.token)) {
+    throw new AuthError(
+      'the API token contains spaces or characters a token cannot have; check KEEPTRUSTS_API_TOKEN',
+    );
+  }
+  return new BearerSigner(config.token);
+}
