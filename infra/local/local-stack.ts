@@ -1,4 +1,3 @@
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { type Adapters, createAdapters, useAdapters } from '../../functions/adapters/composition-root.ts';
 import { createTables } from '../../functions/adapters/dynamodb/create-tables.ts';
 import type { RuntimeConfig } from '../../functions/adapters/runtime-config.ts';
@@ -11,7 +10,6 @@ import { startEmbeddedS3 } from './embedded-s3.ts';
 import { createHttpFront } from './http-front.ts';
 import { closeServer, listenOnLoopback } from './listen.ts';
 import type { LocalConfig } from './local-config.ts';
-import { LocalStackError } from './local-stack-error.ts';
 import { seedDemoEvents } from './seed-demo-events.ts';
 
 export const LOCAL_RESOURCES = {
@@ -68,7 +66,6 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint },
     };
     const adapters = createAdapters(runtime);
-    await checkDynamoDbStore(adapters, dir.dynamodbPath);
     await createTables(adapters.clients.dynamodb, runtime);
     useAdapters(adapters);
 
@@ -101,17 +98,5 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
   } catch (error) {
     await stopAll();
     throw error;
-  }
-}
-
-/** LevelDB errors (a corrupt store, or another process holding its lock) surface on first use. */
-async function checkDynamoDbStore(adapters: Adapters, path: string): Promise<void> {
-  try {
-    await adapters.clients.dynamodb.send(new ListTablesCommand({}));
-  } catch (cause) {
-    throw new LocalStackError(
-      `the DynamoDB data in ${path} cannot be opened (is another npm start using this data dir?): ${(cause as Error).message}`,
-      { cause },
-    );
   }
 }

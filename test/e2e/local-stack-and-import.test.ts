@@ -5,11 +5,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { generateToken } from '../../functions/core/auth/tokens.ts';
 import { countItems } from '../support/count-items.ts';
 import { freePort } from '../support/free-port.ts';
-import { ROOT, run, runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import {
+  ROOT,
+  runKt,
+  runLocalStackEntry,
+  type StartedStack,
+  startLocalStackProcess,
+} from '../support/processes.ts';
 
 const SAMPLE = 'events/sample-decision-events.jsonl';
 const sampleLines = readFileSync(path.join(ROOT, SAMPLE), 'utf8').trim().split('\n').length;
-const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs');
 
 /**
  * A new user's first minutes: `npm start` on a fresh data dir, then the real `kt` binary imports
@@ -108,17 +113,12 @@ describe('npm start and kt events import', () => {
   });
 
   it('refuses a second stack on a busy port with one line and a non-zero exit', async () => {
-    const result = await run(
-      process.execPath,
-      [TSX_CLI, 'infra/local/main.ts'],
-      {
-        ...env,
-        KT_DATA_DIR: path.join(root, 'second'),
-        KT_DYNAMODB_PORT: String(await freePort()),
-        KT_S3_PORT: String(await freePort()),
-      },
-      60_000,
-    );
+    const result = await runLocalStackEntry({
+      ...env,
+      KT_DATA_DIR: path.join(root, 'second'),
+      KT_DYNAMODB_PORT: String(await freePort()),
+      KT_S3_PORT: String(await freePort()),
+    });
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
       `error: port ${env.PORT} for the API is already in use; set PORT to another port`,
@@ -134,12 +134,7 @@ describe('npm start and kt events import', () => {
       KT_DYNAMODB_PORT: String(await freePort()),
       KT_S3_PORT: String(await freePort()),
     });
-    const bad = await run(
-      process.execPath,
-      [TSX_CLI, 'infra/local/main.ts'],
-      { ...env, ...(await ports()), KT_DATA_DIR: corrupt },
-      60_000,
-    );
+    const bad = await runLocalStackEntry({ ...env, ...(await ports()), KT_DATA_DIR: corrupt });
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toMatch(/^error: data dir .*corrupt .*state\.json is unreadable.*$/);
 
@@ -150,12 +145,7 @@ describe('npm start and kt events import', () => {
       JSON.stringify({ version: 1, createdAt: '2026-04-01T00:00:00Z' }),
     );
     writeFileSync(path.join(brokenStore, 'dynamodb', 'CURRENT'), 'garbage\n');
-    const broken = await run(
-      process.execPath,
-      [TSX_CLI, 'infra/local/main.ts'],
-      { ...env, ...(await ports()), KT_DATA_DIR: brokenStore },
-      60_000,
-    );
+    const broken = await runLocalStackEntry({ ...env, ...(await ports()), KT_DATA_DIR: brokenStore });
     expect(broken.code).toBe(1);
     expect(broken.stderr.trim()).toMatch(
       /^error: the DynamoDB data in .* is corrupt \([A-Z_]+\); move the data dir away/,
@@ -163,12 +153,11 @@ describe('npm start and kt events import', () => {
 
     const file = path.join(root, 'a-file');
     writeFileSync(file, 'x');
-    const unwritable = await run(
-      process.execPath,
-      [TSX_CLI, 'infra/local/main.ts'],
-      { ...env, ...(await ports()), KT_DATA_DIR: path.join(file, 'data') },
-      60_000,
-    );
+    const unwritable = await runLocalStackEntry({
+      ...env,
+      ...(await ports()),
+      KT_DATA_DIR: path.join(file, 'data'),
+    });
     expect(unwritable.code).toBe(1);
     expect(unwritable.stderr.trim()).toMatch(/^error: data dir .* is not a writable folder \(ENOTDIR\)/);
     expect(existsSync(path.join(file, 'data'))).toBe(false);

@@ -6,7 +6,11 @@ export async function countItems(client: DynamoDBClient, table: string): Promise
   let start: Record<string, unknown> | undefined;
   do {
     const page = await client.send(
-      new ScanCommand({ TableName: table, Select: 'COUNT', ...(start ? { ExclusiveStartKey: start as never } : {}) }),
+      new ScanCommand({
+        TableName: table,
+        Select: 'COUNT',
+        ...(start ? { ExclusiveStartKey: start as never } : {}),
+      }),
     );
     count += page.Count ?? 0;
     start = page.LastEvaluatedKey;

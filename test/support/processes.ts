@@ -13,7 +13,11 @@ export interface RunResult {
 }
 
 /** Runs the real `kt` binary (cli/bin/kt.js) on the Node that runs the tests; no TTY. */
-export function runKt(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<RunResult> {
+export function runKt(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 120_000,
+): Promise<RunResult> {
   return run(process.execPath, [KT_BIN, ...args], env, timeoutMs);
 }
 
@@ -24,7 +28,11 @@ export function run(
   timeoutMs: number,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -36,6 +44,11 @@ export function run(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs `npm start`'s entry point to its end (for starts that must fail), capturing its output. */
+export function runLocalStackEntry(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<RunResult> {
+  return run(process.execPath, [TSX_CLI, 'infra/local/main.ts'], env, timeoutMs);
 }
 
 export interface StartedStack {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { type BodyServer, startBodyServer } from '../../support/body-server.ts';
 import { event, jsonLines, tempDir } from './helpers.ts';
 
 /**
@@ -188,7 +189,7 @@ describe('kt events import: local failures', () => {
 });
 
 describe('kt events import against an API', () => {
-  let server: Server;
+  let server: BodyServer;
   let apiUrl: string;
   const stored = new Set<string>();
   let requests = 0;
@@ -196,55 +197,46 @@ describe('kt events import against an API', () => {
   const failures = new Map<string, number>();
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => {
-        body += chunk.toString();
-      });
-      req.on('end', () => {
-        requests += 1;
-        if (mode === 'unauthorized' || req.headers.authorization !== `Bearer ${TOKEN}`) {
-          res.writeHead(401, { 'content-type': 'application/problem+json' });
-          res.end(
-            JSON.stringify({
-              type: 'about:blank',
-              title: 'Unauthorized',
-              status: 401,
-              detail: 'The API token is missing, malformed, unknown or revoked.',
-            }),
-          );
-          return;
+    server = await startBodyServer((req, res, body) => {
+      requests += 1;
+      if (mode === 'unauthorized' || req.headers.authorization !== `Bearer ${TOKEN}`) {
+        res.writeHead(401, { 'content-type': 'application/problem+json' });
+        res.end(
+          JSON.stringify({
+            type: 'about:blank',
+            title: 'Unauthorized',
+            status: 401,
+            detail: 'The API token is missing, malformed, unknown or revoked.',
+          }),
+        );
+        return;
+      }
+      if (req.method !== 'POST' || req.url !== '/v1/events') {
+        res.writeHead(404).end();
+        return;
+      }
+      const { events } = JSON.parse(body) as { events: { id: string }[] };
+      if (events.length > 500) {
+        res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"title":"too many"}');
+        return;
+      }
+      const failed: { id: string; reason: string }[] = [];
+      for (const e of events) {
+        const n = failures.get(e.id) ?? 0;
+        if (mode === 'flaky' && e.id.endsWith('7') && n < 2) {
+          failures.set(e.id, n + 1);
+          failed.push({ id: e.id, reason: 'throttled' });
+        } else {
+          stored.add(e.id);
         }
-        if (req.method !== 'POST' || req.url !== '/v1/events') {
-          res.writeHead(404).end();
-          return;
-        }
-        const { events } = JSON.parse(body) as { events: { id: string }[] };
-        if (events.length > 500) {
-          res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"title":"too many"}');
-          return;
-        }
-        const failed: { id: string; reason: string }[] = [];
-        for (const e of events) {
-          const n = failures.get(e.id) ?? 0;
-          if (mode === 'flaky' && e.id.endsWith('7') && n < 2) {
-            failures.set(e.id, n + 1);
-            failed.push({ id: e.id, reason: 'throttled' });
-          } else {
-            stored.add(e.id);
-          }
-        }
-        res.writeHead(failed.length > 0 ? 207 : 200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ received: events.length, written: events.length - failed.length, failed }));
-      });
+      }
+      res.writeHead(failed.length > 0 ? 207 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ received: events.length, written: events.length - failed.length, failed }));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    apiUrl = server.url;
   });
 
-  afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => server.close());
 
   beforeEach(() => {
     stored.clear();

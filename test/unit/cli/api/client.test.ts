@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiClient, createApiClient, type FetchLike } from '../../../../cli/api/client.ts';
 import { resolveApiConfig } from '../../../../cli/api/config.ts';
 import { BearerSigner } from '../../../../cli/api/signing.ts';
 import { ApiError, AuthError, NetworkError } from '../../../../cli/errors.ts';
+import { type BodyServer, startBodyServer } from '../../../support/body-server.ts';
 import { rejection } from '../helpers.ts';
 
 const TOKEN = 'kt_test_token_123';
@@ -170,29 +171,20 @@ describe('createApiClient', () => {
 });
 
 describe('ApiClient over real HTTP', () => {
-  let server: Server;
+  let server: BodyServer;
   let baseUrl: string;
   const seen: { method?: string; url?: string; authorization?: string; body: string }[] = [];
   let handler: (req: IncomingMessage, res: ServerResponse, body: string) => void = () => undefined;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => {
-        body += chunk.toString();
-      });
-      req.on('end', () => {
-        seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization, body });
-        handler(req, res, body);
-      });
+    server = await startBodyServer((req, res, body) => {
+      seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization, body });
+      handler(req, res, body);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = server.url;
   });
 
-  afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => server.close());
 
   it('posts JSON and reads a problem+json answer into an ApiError', async () => {
     handler = (_req, res) => {
