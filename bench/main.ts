@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { benchExport } from './export.ts';
 import { benchIngest } from './ingest.ts';
 
 /**
@@ -8,6 +9,7 @@ import { benchIngest } from './ingest.ts';
  */
 const BENCHMARKS: Record<string, (options: { events?: number }) => Promise<void>> = {
   ingest: benchIngest,
+  export: benchExport,
 };
 
 async function main(): Promise<void> {

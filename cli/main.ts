@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { DEFAULT_API_URL } from './api/config.ts';
 import { registerEventsCommands } from './commands/events.ts';
+import { registerExportCommands } from './commands/export.ts';
 import type { CliContext } from './context.ts';
 import { errorLine, exitCodeFor, isCommanderError, isCommanderOutputOnly, redact } from './errors.ts';
 import { type CliIo, OUTPUT_FORMATS, processIo } from './output.ts';
@@ -13,7 +14,10 @@ import { type CliIo, OUTPUT_FORMATS, processIo } from './output.ts';
  */
 
 /** Add a group here: `(program, context) => void`, one file per group under cli/commands/. */
-const COMMAND_GROUPS: readonly ((program: Command, context: CliContext) => void)[] = [registerEventsCommands];
+const COMMAND_GROUPS: readonly ((program: Command, context: CliContext) => void)[] = [
+  registerEventsCommands,
+  registerExportCommands,
+];
 
 export const VERSION: string = packageJson.version;
 

@@ -1,19 +1,24 @@
 import cliProgress from 'cli-progress';
 import { type CliIo, canShowProgress, formatBytes, formatCount, type OutputFormat } from './output.ts';
 
+export type ProgressUnit = 'bytes' | 'events' | 'percent';
+
 /**
  * Progress for long commands: a cli-progress bar on stderr when stderr is a terminal and the
  * output is human, otherwise nothing (stdout stays clean for scripts and pipes).
  */
 export interface ProgressReporter {
-  start(label: string, total: number, unit: 'bytes' | 'events'): void;
+  start(label: string, total: number, unit: ProgressUnit): void;
   increment(amount: number): void;
+  /** Sets the absolute value, for progress that is polled rather than counted (a job's percent). */
+  update(value: number): void;
   stop(): void;
 }
 
 export const noProgress: ProgressReporter = {
   start() {},
   increment() {},
+  update() {},
   stop() {},
 };
 
@@ -24,9 +29,14 @@ export function createProgress(io: CliIo, format: OutputFormat | undefined): Pro
     start(label, total, unit) {
       bar?.stop();
       const show = unit === 'bytes' ? formatBytes : formatCount;
+      // A percent needs no "42 of 100" and has no meaningful ETA (it comes from polling).
+      const detail =
+        unit === 'percent'
+          ? ''
+          : ` | {value} of {total}${unit === 'events' ? ' events' : ''} | {eta_formatted} left`;
       bar = new cliProgress.SingleBar(
         {
-          format: `${label.padEnd(10)} {bar} {percentage}% | {value} of {total}${unit === 'events' ? ' events' : ''} | {eta_formatted} left`,
+          format: `${label.padEnd(10)} {bar} {percentage}%${detail}`,
           stream: io.stderr as NodeJS.WritableStream,
           hideCursor: false, // a Ctrl-C must not leave the terminal without a cursor
           clearOnComplete: false,
@@ -43,6 +53,9 @@ export function createProgress(io: CliIo, format: OutputFormat | undefined): Pro
     },
     increment(amount) {
       bar?.increment(amount);
+    },
+    update(value) {
+      bar?.update(value);
     },
     stop() {
       bar?.stop();

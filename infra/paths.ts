@@ -21,7 +21,14 @@ export function findRepoRoot(start: string = process.cwd()): string {
 }
 
 /** The Lambda handlers under functions/handlers/ that the stack deploys. */
-export type HandlerName = 'api' | 'authorizer';
+export type HandlerName =
+  | 'api'
+  | 'authorizer'
+  | 'workflow/prepare'
+  | 'workflow/export-page'
+  | 'workflow/finalize'
+  | 'workflow/record-audit'
+  | 'workflow/mark-failed';
 
 /** Absolute paths the NodejsFunction constructs need, resolved once per call. */
 export interface ProjectPaths {
@@ -29,7 +36,7 @@ export interface ProjectPaths {
   readonly root: string;
   /** package-lock.json: esbuild bundles against the locked dependency tree. */
   readonly lockFile: string;
-  /** The entry file of a handler, `functions/handlers/<name>.ts`. */
+  /** The entry file of a handler, `functions/handlers/<name>.ts` (`workflow/<step>` is in a subfolder). */
   handlerEntry(name: HandlerName): string;
 }
 
@@ -37,6 +44,6 @@ export function projectPaths(root: string = findRepoRoot()): ProjectPaths {
   return {
     root,
     lockFile: path.join(root, 'package-lock.json'),
-    handlerEntry: (name) => path.join(root, 'functions', 'handlers', `${name}.ts`),
+    handlerEntry: (name) => path.join(root, 'functions', 'handlers', ...`${name}.ts`.split('/')),
   };
 }

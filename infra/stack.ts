@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ExportApi, type ExportApiProps } from './constructs/api.ts';
 import { ExportData, type ExportDataProps } from './constructs/data.ts';
+import { ExportWorkflow, type ExportWorkflowProps } from './constructs/workflow.ts';
 import type { ProjectPaths } from './paths.ts';
 
 /** The construct id (and default stack name) the app uses. */
@@ -17,7 +18,12 @@ export interface KeeptrustsExportStackProps extends StackProps {
    * Settings of the HTTP API (throttling, authorizer cache, log retention).
    * @default - ExportApi defaults
    */
-  readonly api?: Omit<ExportApiProps, 'data' | 'paths'>;
+  readonly api?: Omit<ExportApiProps, 'data' | 'paths' | 'workflow'>;
+  /**
+   * Settings of the export workflow (execution timeout, log retention).
+   * @default - ExportWorkflow defaults
+   */
+  readonly workflow?: Omit<ExportWorkflowProps, 'data' | 'paths'>;
   /**
    * Where the handler sources and the lock file are.
    * @default - found from the working directory (the folder holding cdk.json)
@@ -31,6 +37,7 @@ export interface KeeptrustsExportStackProps extends StackProps {
  */
 export class KeeptrustsExportStack extends Stack {
   readonly data: ExportData;
+  readonly workflow: ExportWorkflow;
   readonly api: ExportApi;
 
   constructor(scope: Construct, id: string, props: KeeptrustsExportStackProps = {}) {
@@ -39,16 +46,23 @@ export class KeeptrustsExportStack extends Stack {
       ...props,
     });
 
+    const paths = props.paths === undefined ? {} : { paths: props.paths };
     this.data = new ExportData(this, 'Data', props.data);
+    this.workflow = new ExportWorkflow(this, 'Workflow', { ...props.workflow, data: this.data, ...paths });
     this.api = new ExportApi(this, 'Api', {
       ...props.api,
       data: this.data,
-      ...(props.paths === undefined ? {} : { paths: props.paths }),
+      workflow: this.workflow,
+      ...paths,
     });
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the HTTP API (KEEPTRUSTS_API_URL)',
       value: this.api.url,
+    });
+    new CfnOutput(this, 'StateMachineArn', {
+      description: 'The export workflow (STATE_MACHINE_ARN); executions are named after export ids',
+      value: this.workflow.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'EventsTableName', {
       description: 'DecisionEvents table (EVENTS_TABLE)',

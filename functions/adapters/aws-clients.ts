@@ -24,16 +24,13 @@ export function createAwsClients(config: RuntimeConfig): AwsClients {
   });
   const s3 = new S3Client({
     region: config.region,
-    ...(local
-      ? {
-          endpoint: local.s3,
-          credentials: LOCAL_CREDENTIALS,
-          forcePathStyle: true,
-          // s3rver stores aws-chunked framing verbatim when the SDK adds flexible checksums.
-          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-          responseChecksumValidation: 'WHEN_REQUIRED' as const,
-        }
-      : {}),
+    // Checksums only where S3 requires them, locally and on AWS alike: s3rver stores the
+    // aws-chunked framing of flexible checksums verbatim, and on AWS a part sent with a CRC32
+    // would oblige the upload's completion to list every part's CRC32 too. Artifacts are
+    // verified end to end instead: the SHA-256 of every byte uploaded and the stored size.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(local ? { endpoint: local.s3, credentials: LOCAL_CREDENTIALS, forcePathStyle: true } : {}),
   });
   return { dynamodb, documents, s3 };
 }

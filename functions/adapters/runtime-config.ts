@@ -7,6 +7,11 @@ export interface RuntimeConfig {
   readonly eventsTable: string;
   readonly controlTable: string;
   readonly artifactBucket: string;
+  /**
+   * The export state machine; only the API starts executions, so only its Lambda has it.
+   * @default - none: starting an export fails with a ConfigurationError
+   */
+  readonly stateMachineArn?: string;
   /** Local stack only: endpoints of the embedded DynamoDB and S3 servers. */
   readonly endpoints?: { readonly dynamodb: string; readonly s3: string };
 }
@@ -31,5 +36,6 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Runt
     eventsTable: required(env, 'EVENTS_TABLE'),
     controlTable: required(env, 'CONTROL_TABLE'),
     artifactBucket: required(env, 'ARTIFACT_BUCKET'),
+    ...(env.STATE_MACHINE_ARN ? { stateMachineArn: env.STATE_MACHINE_ARN } : {}),
   };
 }

@@ -75,3 +75,8 @@ export class DependencyError extends AppError {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+/** Stored data does not match what was written (e.g. an artifact's size); never retried blindly. */
+export class IntegrityError extends AppError {
+  readonly code = 'internal';
+}

@@ -1,6 +1,8 @@
+import type { AuditEntry, AuditRecord } from './audit/audit-chain.ts';
 import type { DecisionEvent } from './events/decision-event.ts';
 import type { TimeRange } from './events/time-range.ts';
 import type { TokenRecord } from './auth/token-record.ts';
+import type { ExportJob } from './export/export-job.ts';
 
 /**
  * What the core needs from the outside world. Adapters in functions/adapters implement these
@@ -48,4 +50,91 @@ export interface EventStore {
 export interface TokenStore {
   putToken(record: TokenRecord): Promise<void>;
   getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined>;
+}
+
+/** One uploaded part of a multipart artifact upload. */
+export interface UploadedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+}
+
+/**
+ * Where artifacts live (the artifact bucket). Artifacts are written as multipart uploads so an
+ * export can upload part by part across invocations; a part may be uploaded again with the same
+ * bytes (a retried invocation), which replaces it.
+ */
+export interface ArtifactStore {
+  /** Starts a multipart upload of `key`; returns its upload id. */
+  startUpload(key: string, contentType: string): Promise<string>;
+  /** Uploads one part (every part but the last must be at least 5 MiB); returns its ETag. */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string>;
+  /** Assembles the parts, in part-number order, into the object `key`. */
+  completeUpload(key: string, uploadId: string, parts: readonly UploadedPart[]): Promise<void>;
+  /** Discards an upload and its parts; an upload that no longer exists is not an error. */
+  abortUpload(key: string, uploadId: string): Promise<void>;
+  /** The stored object's size, or undefined when there is none. */
+  artifactSize(key: string): Promise<number | undefined>;
+  /** A short-lived URL that downloads the object, named `filename` for the browser/CLI. */
+  downloadUrl(key: string, options: { readonly expiresInSeconds: number; readonly filename: string }): Promise<string>;
+  /** Deletes the object; deleting a missing object is not an error. */
+  deleteArtifact(key: string): Promise<void>;
+  /** Multipart uploads not yet completed or aborted, under `prefix` (operations and tests). */
+  openUploads(prefix: string): Promise<readonly { readonly key: string; readonly uploadId: string }[]>;
+}
+
+/** A stored value and the revision it was read at, for conditional (optimistic) writes. */
+export interface Revisioned<T> {
+  readonly value: T;
+  readonly revision: number;
+}
+
+/** An idempotency key as recorded: which export it created, for which request. */
+export interface IdempotencyClaim {
+  /** Whose key it is (a token id): two callers' keys never collide. */
+  readonly scope: string;
+  readonly key: string;
+  /** A digest of the request the key was first used with. */
+  readonly fingerprint: string;
+  readonly exportId: string;
+}
+
+export interface ExportJobStore {
+  /** Stores a new job; a ConflictError if the id exists. */
+  createJob(job: ExportJob): Promise<void>;
+  getJob(id: string): Promise<Revisioned<ExportJob> | undefined>;
+  /**
+   * Replaces the job if it is still at `revision` and returns the new revision; a ConflictError
+   * when someone else saved it first (the caller re-reads and decides again).
+   */
+  saveJob(job: ExportJob, revision: number): Promise<number>;
+  /** Jobs newest first; `cursor` continues a previous page. */
+  listJobs(options: { readonly limit: number; readonly cursor?: string }): Promise<{
+    readonly jobs: readonly ExportJob[];
+    readonly cursor?: string;
+  }>;
+  /**
+   * Records the claim unless its scope and key were claimed before; returns the earlier claim in
+   * that case (and writes nothing).
+   */
+  claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyClaim | undefined>;
+}
+
+/** Starts the export workflow for a job (a Step Functions execution named after the export id). */
+export interface WorkflowStarter {
+  /** Starting an export that is already started is not an error. */
+  startExport(exportId: string): Promise<void>;
+}
+
+/** The tamper-evident audit trail: a hash chain of export actions (functions/core/audit/audit-chain.ts). */
+export interface AuditLog {
+  /** Appends a record as the next entry of the chain; safe under concurrent appenders. */
+  append(
+    record: AuditRecord,
+  ): Promise<AuditEntry>;
+  /** Entries in chain order, optionally only those of one export. */
+  entries(options?: {
+    readonly exportId?: string;
+    readonly afterSeq?: number;
+    readonly limit?: number;
+  }): Promise<readonly AuditEntry[]>;
 }

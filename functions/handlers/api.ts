@@ -3,6 +3,13 @@ import httpRouterHandler from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { problemErrors } from './http/problem-errors.ts';
 import { postEvents } from './routes/events.ts';
+import {
+  deleteExportById,
+  getExportById,
+  getExportDownload,
+  getExports,
+  postExport,
+} from './routes/exports.ts';
 
 /** The API Lambda: one router, every route a thin function in routes/. */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
@@ -10,5 +17,10 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
   .handler(
     httpRouterHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>([
       { method: 'POST', path: '/v1/events', handler: postEvents },
+      { method: 'POST', path: '/v1/exports', handler: postExport },
+      { method: 'GET', path: '/v1/exports', handler: getExports },
+      { method: 'GET', path: '/v1/exports/{id}', handler: getExportById },
+      { method: 'GET', path: '/v1/exports/{id}/download', handler: getExportDownload },
+      { method: 'DELETE', path: '/v1/exports/{id}', handler: deleteExportById },
     ]),
   );

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { type ProjectPaths, projectPaths } from '../paths.ts';
 import type { IExportData } from './data.ts';
 import { ExportFunction } from './function.ts';
+import type { IExportWorkflow } from './workflow.ts';
 
 /** The header the token authorizer reads; also its cache key. */
 export const AUTHORIZATION_IDENTITY_SOURCE = '$request.header.Authorization';
@@ -42,6 +43,8 @@ const ACCESS_LOG_FIELDS = {
 export interface ExportApiProps {
   /** The tables and bucket the API reads and writes; grants are taken from it. */
   readonly data: IExportData;
+  /** The export workflow the API starts (`POST /v1/exports`); its ARN is `STATE_MACHINE_ARN`. */
+  readonly workflow: IExportWorkflow;
   /**
    * Where the handler entry files and the lock file are.
    * @default - found from the working directory (the folder holding cdk.json)
@@ -107,15 +110,21 @@ export class ExportApi extends Construct {
       entry: paths.handlerEntry('api'),
       paths,
       description: 'Keeptrusts Export: HTTP API (/v1 router)',
-      environment,
+      environment: { ...environment, STATE_MACHINE_ARN: props.workflow.stateMachine.stateMachineArn },
       memorySize: 512,
       // HTTP API integrations time out after 30 s.
       timeout: Duration.seconds(29),
       logRetention,
     });
+    // Ingest writes events; jobs, schedules, idempotency keys and audit entries live in the control
+    // table; downloads are presigned GET URLs (signed with this role, so it needs GetObject and the
+    // key) and DELETE /v1/exports/{id} removes the artifact. Artifacts are written only by the
+    // workflow, and only the workflow's executions are started here.
     data.grantEventsReadWrite(this.apiFunction);
     data.grantControlReadWrite(this.apiFunction);
-    data.grantArtifactsReadWrite(this.apiFunction);
+    data.grantArtifactsRead(this.apiFunction);
+    data.grantArtifactsDelete(this.apiFunction);
+    props.workflow.grantStartExecution(this.apiFunction);
 
     const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction.function, {
       authorizerName: 'token-authorizer',

@@ -28,6 +28,14 @@ const TABLE_WRITE_ACTIONS = [
 /** Decrypt reads data under the key; Encrypt and GenerateDataKey write new data under it. */
 const KEY_READ_ACTIONS = ['kms:Decrypt'];
 const KEY_WRITE_ACTIONS = ['kms:Encrypt', 'kms:GenerateDataKey'];
+/**
+ * What S3 asks of the caller's key permissions when it writes an SSE-KMS object: a data key for
+ * every object, and Decrypt as well for a multipart upload (S3 decrypts the upload's data key to
+ * complete it). S3 never calls kms:Encrypt for the caller.
+ */
+const ARTIFACT_KEY_WRITE_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
+/** PutObject covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload. */
+const ARTIFACT_WRITE_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload'];
 
 /**
  * What the compute constructs need from the data layer: the resources, and grants scoped to
@@ -39,12 +47,20 @@ export interface IExportData {
   readonly artifactBucket: s3.IBucket;
   /** Read and write decision events (the table and its GSIs). */
   grantEventsReadWrite(grantee: iam.IGrantable): iam.Grant;
+  /** Read decision events only: GetItem, BatchGetItem, Query, ConditionCheckItem (table and GSIs). */
+  grantEventsRead(grantee: iam.IGrantable): iam.Grant;
   /** Single-item reads of the control table only (token lookup by the authorizer). */
   grantControlGetItem(grantee: iam.IGrantable): iam.Grant;
   /** Read and write jobs, schedules, tokens and audit entries (the table and its GSI). */
   grantControlReadWrite(grantee: iam.IGrantable): iam.Grant;
   /** Read, write and delete artifact objects and list the artifact bucket. */
   grantArtifactsReadWrite(grantee: iam.IGrantable): iam.Grant;
+  /** Read artifact objects (GetObject, which also covers HEAD and presigned GET URLs) and list the bucket. */
+  grantArtifactsRead(grantee: iam.IGrantable): iam.Grant;
+  /** Write artifact objects, multipart included, and abort multipart uploads. Never read or delete. */
+  grantArtifactsWrite(grantee: iam.IGrantable): iam.Grant;
+  /** Delete artifact objects (a delete marker: the bucket is versioned). Never read or write. */
+  grantArtifactsDelete(grantee: iam.IGrantable): iam.Grant;
 }
 
 export interface ExportDataProps {
@@ -86,6 +102,8 @@ export class ExportData extends Construct implements IExportData {
   readonly controlTable: dynamodb.Table;
   readonly artifactBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
+  /** Principals that already carry the acknowledgment for the artifact-object wildcard. */
+  private readonly objectWildcardAcknowledged = new WeakSet<IConstruct>();
 
   constructor(scope: Construct, id: string, props: ExportDataProps = {}) {
     super(scope, id);
@@ -154,6 +172,12 @@ export class ExportData extends Construct implements IExportData {
     ]).combine(this.grantKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]));
   }
 
+  grantEventsRead(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTable(grantee, this.eventsTable, DECISION_EVENTS_TABLE, TABLE_READ_ACTIONS).combine(
+      this.grantKey(grantee, KEY_READ_ACTIONS),
+    );
+  }
+
   grantControlGetItem(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
@@ -173,33 +197,66 @@ export class ExportData extends Construct implements IExportData {
    * Object reads, writes, deletes and multipart aborts on the artifact bucket's objects, listing
    * of the bucket (so a missing artifact reads as 404, not 403), and use of the key.
    *
-   * Object keys are chosen at run time (one per export), so the object statement ends in `/*`;
-   * this method records the cdk-nag acknowledgment for exactly that finding on the grantee.
+   * Object keys are chosen at run time (one per export), so the object statements of every
+   * artifact grant end in `/*`; each grant records the cdk-nag acknowledgment for exactly that
+   * finding on the grantee.
    */
   grantArtifactsReadWrite(grantee: iam.IGrantable): iam.Grant {
-    const objects = iam.Grant.addToPrincipal({
+    return this.grantArtifactObjects(grantee, [
+      's3:GetObject',
+      's3:PutObject',
+      's3:DeleteObject',
+      's3:AbortMultipartUpload',
+    ])
+      .combine(this.grantArtifactListing(grantee))
+      .combine(this.grantKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]));
+  }
+
+  grantArtifactsRead(grantee: iam.IGrantable): iam.Grant {
+    return this.grantArtifactObjects(grantee, ['s3:GetObject'])
+      .combine(this.grantArtifactListing(grantee))
+      .combine(this.grantKey(grantee, KEY_READ_ACTIONS));
+  }
+
+  grantArtifactsWrite(grantee: iam.IGrantable): iam.Grant {
+    return this.grantArtifactObjects(grantee, ARTIFACT_WRITE_ACTIONS).combine(
+      this.grantKey(grantee, ARTIFACT_KEY_WRITE_ACTIONS),
+    );
+  }
+
+  /** A delete only adds a delete marker (no data is encrypted or read), so no key use. */
+  grantArtifactsDelete(grantee: iam.IGrantable): iam.Grant {
+    return this.grantArtifactObjects(grantee, ['s3:DeleteObject']);
+  }
+
+  private grantArtifactObjects(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
       grantee,
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      actions,
       resourceArns: [this.artifactBucket.arnForObjects('*')],
     });
-    const listing = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['s3:ListBucket'],
-      resourceArns: [this.artifactBucket.bucketArn],
-    });
     const principal: unknown = grantee.grantPrincipal;
-    if (isConstruct(principal)) {
+    if (isConstruct(principal) && !this.objectWildcardAcknowledged.has(principal)) {
+      this.objectWildcardAcknowledged.add(principal);
       const bucketId = logicalIdOf(this.artifactBucket.node.defaultChild as CfnElement);
       Validations.of(principal).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
         reason:
           'Artifact objects are named per export at run time; the wildcard is confined to the objects ' +
-          'of this one artifact bucket and to get/put/delete/abort-multipart.',
+          'of this one artifact bucket, and each statement to the object actions this role needs ' +
+          '(get, put, delete or abort-multipart).',
       });
     }
-    return objects
-      .combine(listing)
-      .combine(this.grantKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]));
+    return grant;
+  }
+
+  /** ListBucket on the bucket itself: a missing artifact then reads as 404, not 403. */
+  private grantArtifactListing(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.artifactBucket.bucketArn],
+    });
   }
 
   private tableFromLayout(id: string, layout: TableLayout): dynamodb.Table {

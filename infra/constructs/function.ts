@@ -107,6 +107,10 @@ export class ExportFunction extends Construct implements iam.IGrantable {
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_BANNER,
         minify: true,
+        // Minifying renames classes; errors name themselves after their class (`new.target.name`)
+        // and Lambda reports that name as the error type, which Step Functions' Retry and Catch
+        // match on (`DependencyError`). Keep the names.
+        keepNames: true,
         sourceMap: true,
         sourcesContent: false,
         charset: Charset.UTF8,

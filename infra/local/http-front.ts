@@ -9,12 +9,15 @@ import type {
 import type { AuthorizerContext } from '../../functions/handlers/http/principal.ts';
 import { problemFor, problemResponse } from '../../functions/handlers/http/problem.ts';
 import {
-  lambdaContext,
   PayloadTooLargeError,
   readBody,
   toApiGatewayEvent,
   writeResult,
 } from './api-gateway-event.ts';
+import { lambdaContext } from './lambda-context.ts';
+
+/** API Gateway HTTP APIs give an integration at most 30 seconds. */
+const API_TIMEOUT_MS = 29_000;
 
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 type AuthorizerHandler = (
@@ -89,6 +92,6 @@ async function handle(
     ...event,
     requestContext: { ...event.requestContext, authorizer: { lambda: decision.context } },
   } as APIGatewayProxyEventV2;
-  const result = await props.api(authorized, lambdaContext('api', event.requestContext.requestId));
+  const result = await props.api(authorized, lambdaContext('api', API_TIMEOUT_MS, { requestId: event.requestContext.requestId }));
   writeResult(response, result);
 }

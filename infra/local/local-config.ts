@@ -16,6 +16,18 @@ export interface LocalConfig {
   readonly adminToken?: string;
   /** Print one line per API request. @default true */
   readonly logRequests: boolean;
+  /**
+   * Fault injection for trying failure handling (`KT_FAULT_AFTER_PARTS`, `KT_FAULT_TIMES`): after
+   * this many artifact parts have been uploaded, part uploads fail `times` times in a row.
+   * @default - no faults
+   */
+  readonly fault?: PartUploadFault;
+}
+
+export interface PartUploadFault {
+  readonly afterParts: number;
+  /** @default - every upload after `afterParts` fails */
+  readonly times?: number;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -38,5 +50,16 @@ export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalC
     demoEvents: integer(env, 'KT_DEMO_EVENTS', 20_000, 0, 5_000_000),
     ...(token ? { adminToken: token } : {}),
     logRequests: env.KT_LOG_REQUESTS !== '0',
+    ...faultFromEnv(env),
   };
+}
+
+function faultFromEnv(env: NodeJS.ProcessEnv): { fault?: PartUploadFault } {
+  if (env.KT_FAULT_AFTER_PARTS === undefined || env.KT_FAULT_AFTER_PARTS === '') {
+    if (env.KT_FAULT_TIMES) throw new LocalStackError('KT_FAULT_TIMES needs KT_FAULT_AFTER_PARTS as well');
+    return {};
+  }
+  const afterParts = integer(env, 'KT_FAULT_AFTER_PARTS', 0, 0, 10_000);
+  const times = env.KT_FAULT_TIMES ? integer(env, 'KT_FAULT_TIMES', 1, 1, 1_000_000) : undefined;
+  return { fault: { afterParts, ...(times === undefined ? {} : { times }) } };
 }

@@ -3,6 +3,11 @@ import { createTables } from '../../functions/adapters/dynamodb/create-tables.ts
 import type { RuntimeConfig } from '../../functions/adapters/runtime-config.ts';
 import { handler as api } from '../../functions/handlers/api.ts';
 import { handler as authorizer } from '../../functions/handlers/authorizer.ts';
+import { handler as exportPage } from '../../functions/handlers/workflow/export-page.ts';
+import { handler as finalize } from '../../functions/handlers/workflow/finalize.ts';
+import { handler as markFailed } from '../../functions/handlers/workflow/mark-failed.ts';
+import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts';
+import { handler as recordAudit } from '../../functions/handlers/workflow/record-audit.ts';
 import { type AdminToken, ensureAdminToken } from './admin-token.ts';
 import { openDataDir } from './data-dir.ts';
 import { type EmbeddedServer, startEmbeddedDynamoDb } from './embedded-dynamodb.ts';
@@ -10,7 +15,11 @@ import { startEmbeddedS3 } from './embedded-s3.ts';
 import { createHttpFront } from './http-front.ts';
 import { closeServer, listenOnLoopback } from './listen.ts';
 import type { LocalConfig } from './local-config.ts';
+import { LocalWorkflowRunner, type LocalWorkflowOptions } from './local-workflow.ts';
+import { withPartUploadFault } from './part-upload-fault.ts';
+import { resumeUnfinishedExports } from './resume-exports.ts';
 import { seedDemoEvents } from './seed-demo-events.ts';
+import { renderExportWorkflowDefinition } from './workflow-definition.ts';
 
 export const LOCAL_RESOURCES = {
   eventsTable: 'keeptrusts-decision-events',
@@ -27,12 +36,19 @@ export interface LocalStack {
   /** Demo events seeded on this start (0 when the data dir already had them). */
   readonly seeded: number;
   readonly adapters: Adapters;
+  readonly workflow: LocalWorkflowRunner;
+  /** Exports left unfinished by the previous run and started again on this one. */
+  readonly resumed: number;
   stop(): Promise<void>;
 }
 
 export interface LocalStackHooks {
   readonly onSeedProgress?: (done: number, total: number) => void;
   readonly onRequest?: (line: string) => void;
+  /** Called when an export's workflow ends in failure (its job says why). */
+  readonly onExportFailed?: (exportId: string, error: unknown) => void;
+  /** Test hook: retry waits by state name, in place of the definition's backoff. */
+  readonly retryIntervalOverrides?: LocalWorkflowOptions['retryIntervalOverrides'];
 }
 
 /**
@@ -65,9 +81,21 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       ...LOCAL_RESOURCES,
       endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint },
     };
-    const adapters = createAdapters(runtime);
+    const workflow = new LocalWorkflowRunner({
+      definition: renderExportWorkflowDefinition(),
+      handlers: { prepare, exportPage, finalize, recordAudit, markFailed },
+      ...(hooks.onExportFailed ? { onExecutionFailed: hooks.onExportFailed } : {}),
+      ...(hooks.retryIntervalOverrides ? { retryIntervalOverrides: hooks.retryIntervalOverrides } : {}),
+    });
+    const fault = config.fault;
+    const adapters = createAdapters(runtime, {
+      workflow,
+      ...(fault === undefined ? {} : { artifactStore: (store) => withPartUploadFault(store, fault) }),
+    });
     await createTables(adapters.clients.dynamodb, runtime);
     useAdapters(adapters);
+    // Stopped before the servers it writes to.
+    started.push(() => workflow.stop());
 
     const admin = await ensureAdminToken(dir, adapters.tokenStore, config.adminToken);
     const seeded = await seedDemoEvents(
@@ -76,6 +104,8 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       config.demoEvents,
       hooks.onSeedProgress ?? (() => {}),
     );
+
+    const resumed = await resumeUnfinishedExports(adapters.jobStore, workflow);
 
     const front = createHttpFront({
       api,
@@ -93,6 +123,8 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       admin,
       seeded,
       adapters,
+      workflow,
+      resumed,
       stop: stopAll,
     };
   } catch (error) {

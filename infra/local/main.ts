@@ -19,6 +19,7 @@ async function main(): Promise<void> {
       }
     },
     ...(config.logRequests ? { onRequest: (line: string) => console.log(line) } : {}),
+    onExportFailed: (exportId) => console.log(`Export ${exportId} failed; kt export status --id ${exportId} says why.`),
   });
 
   const token =
@@ -32,7 +33,7 @@ Keeptrusts Export is running locally.
   DynamoDB   ${stack.dynamodbEndpoint}
   S3         ${stack.s3Endpoint}
   Data       ${stack.dataDir}${stack.seeded > 0 ? ` (seeded ${formatCount(stack.seeded)} demo events over the last 30 days)` : ''}
-  Admin token ${token}
+  Admin token ${token}${stack.resumed > 0 ? `\n  Exports    resumed ${formatCount(stack.resumed)} unfinished export(s) from the last run` : ''}${config.fault ? `\n  Faults     part uploads fail after ${config.fault.afterParts} part(s)${config.fault.times === undefined ? '' : `, ${config.fault.times} time(s)`} (KT_FAULT_AFTER_PARTS)` : ''}
 
 Point the kt CLI at it (tutorial Step 1), in another shell:
 
@@ -40,6 +41,7 @@ export KEEPTRUSTS_API_URL="${stack.apiUrl}"
 export KEEPTRUSTS_API_TOKEN="${stack.admin.token}"
 
 Then try: npx kt events import --file events/sample-decision-events.jsonl
+     and: npx kt export create --from 2026-04-16T00:00:00Z --to 2026-04-23T23:59:59Z --format json
 Press Ctrl-C to stop.
 `);
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
@@ -33,11 +33,19 @@ describe('cdk-nag AwsSolutions on the real app', () => {
       rmSync(assembly.directory, { recursive: true, force: true });
   });
 
-  it('bundles both handlers as ESM with source maps', () => {
+  it('bundles every handler (api, authorizer, five workflow steps) as ESM with source maps', () => {
     const assetDirs = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-    expect(assetDirs).toHaveLength(2);
+    expect(assetDirs).toHaveLength(7);
     for (const dir of assetDirs) {
       expect(readdirSync(path.join(assembly.directory, dir)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    }
+  });
+
+  it('keeps class names in the minified bundles (Step Functions matches Retry on the error name)', () => {
+    const assetDirs = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
+    for (const dir of assetDirs) {
+      const code = readFileSync(path.join(assembly.directory, dir, 'index.mjs'), 'utf8');
+      expect(code).toContain('"DependencyError"');
     }
   });
 

@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/token-record.ts';
 import { ConflictError } from '../errors.ts';
+import { instantOf } from '../events/decision-event.ts';
 import type { TimeRange } from '../events/time-range.ts';
+import type { ExportCheckpoint } from './export-checkpoint.ts';
 import type { ExportRequest } from './export-request.ts';
 import type { ExportFilters, ExportFormat } from './export-metadata.ts';
 
@@ -49,6 +51,8 @@ export interface ExportJob {
   readonly sha256?: string;
   readonly artifactKey?: string;
   readonly error?: ExportJobError;
+  /** Where a running export has got to; present from Prepare until the job's outcome. */
+  readonly checkpoint?: ExportCheckpoint;
 }
 
 export interface ExportJobResult {
@@ -74,6 +78,15 @@ export interface ExportJobView {
   readonly completed?: string;
   readonly deleted?: string;
   readonly error?: ExportJobError;
+  /** While running: how far through the time range the export has read. */
+  readonly progress?: ExportProgress;
+}
+
+export interface ExportProgress {
+  /** 0 to 100: the share of the time range already written (events are written in time order). */
+  readonly percent: number;
+  /** The timestamp of the last event written so far. */
+  readonly through?: string;
 }
 
 // A failure reason often carries an SDK message or a stack; the job item must stay small.
@@ -135,8 +148,9 @@ export function completeJob(job: ExportJob, result: ExportJobResult, now: Date):
       `Export ${job.id} has already written ${job.records} records; it cannot complete with ${result.records}.`,
     );
   }
+  const { checkpoint: _done, ...rest } = job;
   return {
-    ...job,
+    ...rest,
     status: 'completed',
     records: result.records,
     bytes: result.bytes,
@@ -150,10 +164,11 @@ export function failJob(job: ExportJob, reason: string, state: string | undefine
   assertTransition(job, 'failed', 'marked failed');
   const text = reason.trim() === '' ? 'unknown error' : reason;
   const error: ExportJobError = {
-    reason: text.length > MAX_ERROR_REASON_CHARS ? `${text.slice(0, MAX_ERROR_REASON_CHARS - 1)}…` : text,
+    reason: text.length > MAX_ERROR_REASON_CHARS ? `${cutAt(text, MAX_ERROR_REASON_CHARS - 1)}…` : text,
     ...(state === undefined || state === '' ? {} : { state }),
   };
-  return { ...job, status: 'failed', error, completedAt: now.toISOString() };
+  const { checkpoint: _abandoned, ...rest } = job;
+  return { ...rest, status: 'failed', error, completedAt: now.toISOString() };
 }
 
 /** Marks the artifact removed; the record count and digest stay, as evidence of what existed. */
@@ -188,7 +203,26 @@ export function jobView(job: ExportJob): ExportJobView {
             ...(job.error.state === undefined ? {} : { state: job.error.state }),
           },
         }),
+    ...(job.status === 'running' ? { progress: progressOf(job) } : {}),
   };
+}
+
+function progressOf(job: ExportJob): ExportProgress {
+  const checkpoint = job.checkpoint;
+  if (checkpoint === undefined) return { percent: 0 };
+  if (checkpoint.done) return { percent: 100, ...throughOf(checkpoint) };
+  const through = throughOf(checkpoint);
+  if (through.through === undefined) return { percent: 0 };
+  const from = instantOf(job.range.from);
+  const span = instantOf(job.range.to) - from;
+  const share = span <= 0 ? 1 : (instantOf(through.through) - from) / span;
+  // Never 100 before the last part is written: a poller would stop watching too early.
+  return { percent: Math.min(99, Math.max(0, Math.floor(share * 100))), ...through };
+}
+
+function throughOf(checkpoint: ExportCheckpoint): { through?: string } {
+  const key = checkpoint.afterSortKey;
+  return key === undefined ? {} : { through: key.slice(0, key.indexOf('#')) };
 }
 
 function assertTransition(job: ExportJob, to: ExportJobStatus, verb: string): void {
@@ -203,6 +237,12 @@ function alternatives(statuses: readonly string[]): string {
   const words =
     statuses.length <= 1 ? statuses.join('') : `${statuses.slice(0, -1).join(', ')} or ${statuses.at(-1)}`;
   return `${/^[aeiou]/.test(words) ? 'an' : 'a'} ${words}`;
+}
+
+/** The first `length` UTF-16 units, one fewer if the cut would split a surrogate pair. */
+function cutAt(text: string, length: number): string {
+  const code = text.charCodeAt(length - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
 }
 
 // Counts come from our own workflow; a bad one is a bug, not a caller's mistake.

@@ -1,0 +1,176 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type CliContext, globalOptions } from '../context.ts';
+import { type CreateFlags, createExport } from '../export/create-action.ts';
+import { type DownloadFlags, downloadExport } from '../export/download-action.ts';
+import { EXAMPLE_EXPORT_ID } from '../export/flags.ts';
+import {
+  DEFAULT_LIST_LIMIT,
+  deleteExport,
+  listExports,
+  MAX_LIST_LIMIT,
+  showExportStatus,
+} from '../export/job-actions.ts';
+import { EXPORT_FORMAT_CHOICES } from '../export/job-view.ts';
+
+/**
+ * `kt export ...`: compliance evidence export jobs. This file only declares the commands and their
+ * help; the work is in cli/export/ (commander is ESM-only, so unit tests call those directly).
+ */
+export function registerExportCommands(program: Command, context: CliContext): void {
+  const id = EXAMPLE_EXPORT_ID;
+  const exportGroup = program
+    .command('export')
+    .description('Create, follow, download and delete compliance evidence exports')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        '  $ kt export create --from "2026-04-16T00:00:00Z" --to "2026-04-23T23:59:59Z" --format json --wait',
+        `  $ kt export download --id ${id} --output compliance-report.json`,
+        '',
+      ].join('\n'),
+    );
+
+  exportGroup
+    .command('create')
+    .description(
+      'Start an export job for the decision events in a time range, optionally filtered by ' +
+        'team and policy. The job runs in the background: follow it with `kt export status`, ' +
+        'or pass --wait.',
+    )
+    .requiredOption('--from <instant>', 'start of the range, ISO 8601 UTC (e.g. 2026-04-16T00:00:00Z)')
+    .requiredOption('--to <instant>', 'end of the range, inclusive, ISO 8601 UTC')
+    .addOption(
+      new Option('--format <format>', 'artifact format').choices(EXPORT_FORMAT_CHOICES).makeOptionMandatory(),
+    )
+    .option('--filter-policy <name>', 'only events of this policy')
+    .option('--policy <name>', 'same as --filter-policy')
+    .option('--filter-team <name>', 'only events of this team')
+    .option('--team <name>', 'same as --filter-team')
+    .option('--title <text>', 'a title for the evidence package (shown on the PDF cover)')
+    .option('--wait', 'wait until the job completes or fails, then print its status (exit 1 if it failed)')
+    .option(
+      '--idempotency-key <key>',
+      'reuse a key to make re-running the same command create the job only once (default: a new key per run)',
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  $ kt export create --from "2026-04-16T00:00:00Z" --to "2026-04-23T23:59:59Z" --format json',
+        '  ✓ Export job created',
+        `  Job ID: ${id}`,
+        '  Format: json',
+        '  Status: queued',
+        '  Range: 2026-04-16T00:00:00Z → 2026-04-23T23:59:59Z',
+        '',
+        '  $ kt export create --from "2026-04-01T00:00:00Z" --to "2026-04-23T23:59:59Z" --format csv \\',
+        '      --filter-team "engineering" --filter-policy "content-filter" --wait',
+        '',
+        '  $ kt export create --from "2026-04-01T00:00:00Z" --to "2026-04-23T23:59:59Z" --format json -o json',
+        '',
+      ].join('\n'),
+    )
+    .action(async (flags: CreateFlags, command: Command) => {
+      await createExport(context, globalOptions(command), flags);
+    });
+
+  exportGroup
+    .command('status')
+    .description('Show an export job: its status, record count, size and times')
+    .requiredOption('--id <id>', 'the export id (exp_...)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        `  $ kt export status --id ${id}`,
+        `  $ kt export status --id ${id} -o json`,
+        '',
+      ].join('\n'),
+    )
+    .action(async (flags: { id: string }, command: Command) => {
+      await showExportStatus(context, globalOptions(command), flags);
+    });
+
+  exportGroup
+    .command('download')
+    .description(
+      "Download a completed export's artifact. The bytes are checked against the size and " +
+        'SHA-256 the API recorded before the file appears; an existing file is never ' +
+        'replaced without --force.',
+    )
+    .requiredOption('--id <id>', 'the export id (exp_...)')
+    .option('--output <path>', "file to write, or a directory (default: the export's file name, here)")
+    .option('--force', 'replace the output file if it exists')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        `  $ kt export download --id ${id} --output compliance-report.json`,
+        `  ✓ Downloaded ${id} to compliance-report.json (2.3 MB, SHA-256 verified)`,
+        '',
+        `  $ kt export download --id ${id} --output reports/ --force -o json`,
+        '',
+      ].join('\n'),
+    )
+    .action(async (flags: DownloadFlags, command: Command) => {
+      // Ctrl-C stops the transfer and removes the partial file instead of leaving it behind.
+      const cancel = new AbortController();
+      const onInterrupt = () => cancel.abort();
+      process.once('SIGINT', onInterrupt);
+      try {
+        await downloadExport(context, globalOptions(command), flags, cancel.signal);
+      } finally {
+        process.removeListener('SIGINT', onInterrupt);
+      }
+    });
+
+  exportGroup
+    .command('list')
+    .description('List export jobs, newest first')
+    .addOption(
+      new Option('--limit <n>', `jobs per page, 1 to ${MAX_LIST_LIMIT}`)
+        .default(DEFAULT_LIST_LIMIT)
+        .argParser(parseLimit),
+    )
+    .option('--cursor <cursor>', 'continue a previous listing (kt prints the value when there is more)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  $ kt export list --limit 10',
+        '  $ kt export list -o json | jq ".exports[].id"',
+        '',
+      ].join('\n'),
+    )
+    .action(async (flags: { limit: number; cursor?: string }, command: Command) => {
+      await listExports(context, globalOptions(command), flags);
+    });
+
+  exportGroup
+    .command('delete')
+    .description(
+      "Delete an export's artifact. The job and its audit trail entries stay, as evidence that it existed.",
+    )
+    .requiredOption('--id <id>', 'the export id (exp_...)')
+    .addHelpText(
+      'after',
+      ['', 'Example:', `  $ kt export delete --id ${id}`, `  ✓ Export ${id} deleted`, ''].join('\n'),
+    )
+    .action(async (flags: { id: string }, command: Command) => {
+      await deleteExport(context, globalOptions(command), flags);
+    });
+}
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_LIST_LIMIT) {
+    throw new InvalidArgumentError(`Must be a whole number from 1 to ${MAX_LIST_LIMIT}.`);
+  }
+  return n;
+}

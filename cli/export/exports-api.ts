@@ -1,0 +1,96 @@
+import type { ApiClient } from '../api/client.ts';
+import { renderProblem } from '../api/problems.ts';
+import { ApiError } from '../errors.ts';
+import { type DownloadLink, readDownloadLink } from './download-link.ts';
+import { type ExportJobView, type ExportList, readJobList, readJobView } from './job-view.ts';
+
+/**
+ * The `/v1/exports` routes, typed, with their errors reworded for the command line: a field the
+ * API rejects is named by the flag that set it, and a 409 on download says why it was refused.
+ */
+
+export interface CreateExportBody {
+  readonly from: string;
+  readonly to: string;
+  readonly format: string;
+  readonly title?: string;
+  readonly filters?: { readonly team?: string; readonly policy?: string };
+}
+
+export interface ExportsApi {
+  create(body: CreateExportBody, idempotencyKey: string): Promise<ExportJobView>;
+  get(id: string): Promise<ExportJobView>;
+  list(page: { readonly limit: number; readonly cursor?: string }): Promise<ExportList>;
+  remove(id: string): Promise<ExportJobView>;
+  downloadLink(id: string): Promise<DownloadLink>;
+}
+
+/** The API field → the `kt export create` flag that sets it. */
+const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
+  from: '--from',
+  to: '--to',
+  format: '--format',
+  title: '--title',
+  'filters.team': '--filter-team',
+  'filters.policy': '--filter-policy',
+};
+
+export function exportsApi(client: ApiClient): ExportsApi {
+  const path = (id: string) => `/v1/exports/${encodeURIComponent(id)}`;
+  return {
+    async create(body, idempotencyKey) {
+      // The key makes the client's retries of this POST safe: the API creates one job per key.
+      const response = await withFlagNames(client.post('/v1/exports', body, { idempotencyKey }));
+      return readJobView(response.body, response.status);
+    },
+    async get(id) {
+      const response = await naming404(id, client.get(path(id)));
+      return readJobView(response.body, response.status);
+    },
+    async list({ limit, cursor }) {
+      const response = await client.get('/v1/exports', { query: { limit, cursor } });
+      return readJobList(response.body, response.status);
+    },
+    async remove(id) {
+      const response = await naming404(id, client.delete(path(id)));
+      return readJobView(response.body, response.status);
+    },
+    async downloadLink(id) {
+      const response = await refusalSaysWhy(id, naming404(id, client.get(`${path(id)}/download`)));
+      return readDownloadLink(response.body, client.baseUrl, response.status);
+    },
+  };
+}
+
+async function withFlagNames<T>(request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.errors.length === 0) throw error;
+    const message = renderProblem(error.problem, error.status, (field) => FLAG_FOR_FIELD[field] ?? field);
+    throw new ApiError(message, error.status, error.problem, { cause: error });
+  }
+}
+
+async function naming404<T>(id: string, request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    // The API's detail says it best; without one, "Not Found (404)" would not say what was missing.
+    if (!(error instanceof ApiError) || error.status !== 404 || error.detail !== undefined) throw error;
+    throw new ApiError(`export ${id} was not found`, 404, error.problem, { cause: error });
+  }
+}
+
+async function refusalSaysWhy<T>(id: string, request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 409) throw error;
+    // The API's detail already says which (still running, failed, deleted) and names the job.
+    const message =
+      error.detail ??
+      `cannot download ${id}: it has not completed, or its artifact was deleted (see kt export status --id ${id})`;
+    throw new ApiError(message, 409, error.problem, { cause: error });
+  }
+}

@@ -1,0 +1,198 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import { ConflictError, DependencyError, ValidationError } from '../../core/errors.ts';
+import type { ExportJob } from '../../core/export/export-job.ts';
+import type { ExportJobStore, IdempotencyClaim, Revisioned } from '../../core/ports.ts';
+
+const JOBS_INDEX = 'gsi1';
+// All jobs share one index partition: jobs are created by people and schedules, a few per
+// minute at most, far below a partition's write limit, and listing needs one sorted partition.
+const JOBS_PARTITION = 'JOBS';
+
+/**
+ * Export jobs in the ExportControl table: `EXPORT#<id>` / `JOB`, the job as JSON plus a revision
+ * number that every save checks and increments (optimistic concurrency: dynalite has no
+ * transactions, and a conditional single-item write is also the cheapest on AWS). gsi1 sorts jobs
+ * by creation time for newest-first listing without a scan.
+ */
+export class DynamoJobStore implements ExportJobStore {
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async createJob(job: ExportJob): Promise<void> {
+    await this.write(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: jobItem(job, 1),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+      () => new ConflictError(`Export ${job.id} already exists.`),
+      `Storing export ${job.id}`,
+    );
+  }
+
+  async getJob(id: string): Promise<Revisioned<ExportJob> | undefined> {
+    let item: Record<string, unknown> | undefined;
+    try {
+      const output = await this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: jobKey(id), ConsistentRead: true }),
+      );
+      item = output.Item;
+    } catch (error) {
+      throw new DependencyError(`Reading export ${id} from ${this.tableName} failed.`, { cause: error });
+    }
+    return item === undefined ? undefined : { value: jobOf(item), revision: revisionOf(item) };
+  }
+
+  async saveJob(job: ExportJob, revision: number): Promise<number> {
+    const next = revision + 1;
+    await this.write(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: jobItem(job, next),
+        ConditionExpression: 'revision = :revision',
+        ExpressionAttributeValues: { ':revision': revision },
+      }),
+      () => new ConflictError(`Export ${job.id} was changed by another writer; read it again.`),
+      `Saving export ${job.id}`,
+    );
+    return next;
+  }
+
+  async listJobs(options: { readonly limit: number; readonly cursor?: string }) {
+    let output: QueryCommandOutput;
+    try {
+      output = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: JOBS_INDEX,
+          KeyConditionExpression: 'gsi1pk = :jobs',
+          ExpressionAttributeValues: { ':jobs': JOBS_PARTITION },
+          ScanIndexForward: false,
+          Limit: options.limit,
+          ...(options.cursor === undefined ? {} : { ExclusiveStartKey: decodeCursor(options.cursor) }),
+        }),
+      );
+    } catch (error) {
+      throw new DependencyError(`Listing exports in ${this.tableName} failed.`, { cause: error });
+    }
+    const jobs = (output.Items ?? []).map(jobOf);
+    return {
+      jobs,
+      ...(output.LastEvaluatedKey === undefined ? {} : { cursor: encodeCursor(output.LastEvaluatedKey) }),
+    };
+  }
+
+  async claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyClaim | undefined> {
+    const key = { pk: `IDEMPOTENCY#${claim.scope}#${claim.key}`, sk: 'EXPORT' };
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...key, fingerprint: claim.fingerprint, exportId: claim.exportId },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      if (!isConditionFailure(error)) {
+        throw new DependencyError('Recording the Idempotency-Key failed.', { cause: error });
+      }
+    }
+    try {
+      const output = await this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      );
+      const item = output.Item ?? {};
+      return {
+        scope: claim.scope,
+        key: claim.key,
+        fingerprint: String(item.fingerprint),
+        exportId: String(item.exportId),
+      };
+    } catch (error) {
+      throw new DependencyError('Reading the Idempotency-Key failed.', { cause: error });
+    }
+  }
+
+  private async write(command: PutCommand, onConflict: () => ConflictError, what: string): Promise<void> {
+    try {
+      await this.documents.send(command);
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        const conflict = onConflict();
+        throw new ConflictError(conflict.message, { cause: error });
+      }
+      throw new DependencyError(`${what} in ${this.tableName} failed.`, { cause: error });
+    }
+  }
+}
+
+function jobKey(id: string): { pk: string; sk: string } {
+  return { pk: `EXPORT#${id}`, sk: 'JOB' };
+}
+
+function jobItem(job: ExportJob, revision: number): Record<string, unknown> {
+  return {
+    ...jobKey(job.id),
+    gsi1pk: JOBS_PARTITION,
+    gsi1sk: `${job.createdAt}#${job.id}`,
+    revision,
+    status: job.status,
+    job: JSON.stringify(job),
+  };
+}
+
+function jobOf(item: Record<string, unknown>): ExportJob {
+  if (typeof item.job !== 'string') throw new DependencyError('A stored export job lacks its job attribute.');
+  return JSON.parse(item.job) as ExportJob;
+}
+
+function revisionOf(item: Record<string, unknown>): number {
+  const revision = item.revision;
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision)) {
+    throw new DependencyError('A stored export job lacks its revision.');
+  }
+  return revision;
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** The cursor is the index position of the last job shown; anything else is the caller's mistake. */
+function decodeCursor(cursor: string): Record<string, unknown> {
+  const invalid = () =>
+    new ValidationError('The cursor is invalid.', [
+      { field: 'cursor', rule: 'must be a cursor returned by a previous page of this list' },
+    ]);
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const record = key as Record<string, unknown>;
+  const names = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
+  if (
+    typeof key !== 'object' ||
+    key === null ||
+    Object.keys(record).length !== names.length ||
+    !names.every((name) => typeof record[name] === 'string') ||
+    record.gsi1pk !== JOBS_PARTITION
+  ) {
+    throw invalid();
+  }
+  return record;
+}

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { Principal } from '../../auth/token-record.ts';
+import { requireScope } from '../../auth/tokens.ts';
+import { ConflictError, DependencyError, ValidationError } from '../../errors.ts';
+import { type ExportJob, failJob, newExportJob } from '../export-job.ts';
+import { type ExportRequest, parseExportRequest } from '../export-request.ts';
+import type { ExportOperationDeps } from './operation-deps.ts';
+
+export interface CreateExportResult {
+  readonly job: ExportJob;
+  /** False when an earlier request with the same Idempotency-Key created the job. */
+  readonly created: boolean;
+}
+
+// Printable ASCII without spaces: what clients put in headers (UUIDs, ULIDs, hashes).
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * POST /v1/exports: validates the request, stores the job as queued, records it in the audit
+ * trail and starts its workflow. With an Idempotency-Key, repeating the request returns the job
+ * the first one created; reusing the key for a different request is a conflict.
+ */
+export async function createExport(
+  deps: ExportOperationDeps,
+  body: unknown,
+  principal: Principal,
+  idempotencyKey?: string,
+): Promise<CreateExportResult> {
+  requireScope(principal, 'exports:write');
+  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw new ValidationError('The Idempotency-Key header is invalid.', [
+      { field: 'Idempotency-Key', rule: 'must be 1 to 255 printable ASCII characters without spaces' },
+    ]);
+  }
+  const request = parseExportRequest(body, principal);
+  let id = deps.newId();
+  if (idempotencyKey !== undefined) {
+    const fingerprint = fingerprintOf(request);
+    const earlier = await deps.jobs.claimIdempotencyKey({
+      scope: principal.tokenId,
+      key: idempotencyKey,
+      fingerprint,
+      exportId: id,
+    });
+    if (earlier !== undefined) {
+      if (earlier.fingerprint !== fingerprint) {
+        throw new ConflictError(
+          'This Idempotency-Key was already used for a different export request; use a new key for a new request.',
+        );
+      }
+      const existing = await deps.jobs.getJob(earlier.exportId);
+      if (existing !== undefined) return { job: existing.value, created: false };
+      // The first request stopped between claiming the key and storing the job: finish its work.
+      id = earlier.exportId;
+    }
+  }
+
+  const job = newExportJob(request, principal, deps.now(), id);
+  await deps.jobs.createJob(job);
+  await deps.audit.append({
+    action: 'export.created',
+    exportId: id,
+    actor: principal.tokenId,
+    at: job.createdAt,
+    details: {
+      format: job.format,
+      from: job.range.from,
+      to: job.range.to,
+      ...(job.filters.team === undefined ? {} : { team: job.filters.team }),
+      ...(job.filters.policy === undefined ? {} : { policy: job.filters.policy }),
+    },
+  });
+  try {
+    await deps.workflow.startExport(id);
+  } catch (cause) {
+    await recordStartFailure(deps, id);
+    throw new DependencyError(`Export ${id} could not be started; it is marked failed. Create it again.`, { cause });
+  }
+  return { job, created: true };
+}
+
+/** A job whose workflow never started would stay queued forever: it is failed instead. */
+async function recordStartFailure(deps: ExportOperationDeps, id: string): Promise<void> {
+  const found = await deps.jobs.getJob(id);
+  if (found === undefined || found.value.status !== 'queued') return;
+  const failed = failJob(found.value, 'The export workflow could not be started.', 'Start', deps.now());
+  await deps.jobs.saveJob(failed, found.revision);
+  await deps.audit.append({
+    action: 'export.failed',
+    exportId: id,
+    actor: 'workflow',
+    at: failed.completedAt ?? deps.now().toISOString(),
+    details: { reason: failed.error?.reason ?? '', state: 'Start' },
+  });
+}
+
+/** SHA-256 of the validated request, fields in a fixed order: equal requests, equal fingerprints. */
+function fingerprintOf(request: ExportRequest): string {
+  const canonical = JSON.stringify([
+    request.range.from,
+    request.range.to,
+    request.format,
+    request.title ?? null,
+    request.filters.team ?? null,
+    request.filters.policy ?? null,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}

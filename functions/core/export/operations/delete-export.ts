@@ -1,0 +1,35 @@
+import type { Principal } from '../../auth/token-record.ts';
+import { requireScope } from '../../auth/tokens.ts';
+import { ConflictError } from '../../errors.ts';
+import { deleteJob, type ExportJobView, jobView } from '../export-job.ts';
+import type { ExportOperationDeps } from './operation-deps.ts';
+import { visibleJob } from './operation-deps.ts';
+import { requireExportId } from './read-exports.ts';
+
+/**
+ * DELETE /v1/exports/{id}: removes the artifact; the job stays, as `deleted`, with its record
+ * count, digest and audit entries. Deleting a deleted export again answers the same job.
+ */
+export async function deleteExport(
+  deps: ExportOperationDeps,
+  exportId: string,
+  principal: Principal,
+): Promise<ExportJobView> {
+  requireScope(principal, 'exports:write');
+  const { value: job, revision } = await visibleJob(deps.jobs, principal, requireExportId(exportId));
+  if (job.status === 'deleted') return jobView(job);
+  if (job.status === 'queued' || job.status === 'running') {
+    throw new ConflictError(`Export ${job.id} is ${job.status}; it can be deleted once it has finished.`);
+  }
+  if (job.artifactKey !== undefined) await deps.artifacts.deleteArtifact(job.artifactKey);
+  const deleted = deleteJob(job, deps.now());
+  await deps.jobs.saveJob(deleted, revision);
+  await deps.audit.append({
+    action: 'export.deleted',
+    exportId: job.id,
+    actor: principal.tokenId,
+    at: deleted.deletedAt ?? deps.now().toISOString(),
+    details: { sha256: job.sha256 ?? '', records: job.records },
+  });
+  return jobView(deleted);
+}

@@ -1,0 +1,69 @@
+import type { Principal } from '../../auth/token-record.ts';
+import { requireScope } from '../../auth/tokens.ts';
+import { ConflictError } from '../../errors.ts';
+import { encoderFor } from '../encoders.ts';
+import { artifactFilenameOf } from '../export-artifact.ts';
+import type { ExportJob } from '../export-job.ts';
+import type { ExportOperationDeps } from './operation-deps.ts';
+import { visibleJob } from './operation-deps.ts';
+import { requireExportId } from './read-exports.ts';
+
+/** Long enough to start a large download, short enough that a leaked URL soon stops working. */
+export const DOWNLOAD_URL_SECONDS = 300;
+
+export interface ExportDownload {
+  readonly url: string;
+  readonly expires: string;
+  readonly filename: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly contentType: string;
+}
+
+/** GET /v1/exports/{id}/download: a short-lived URL of a completed export's artifact. */
+export async function downloadExport(
+  deps: ExportOperationDeps,
+  exportId: string,
+  principal: Principal,
+): Promise<ExportDownload> {
+  requireScope(principal, 'exports:read');
+  const { value: job } = await visibleJob(deps.jobs, principal, requireExportId(exportId));
+  if (job.status !== 'completed' || job.artifactKey === undefined) throw notDownloadable(job);
+  const filename = artifactFilenameOf(job);
+  const now = deps.now();
+  const url = await deps.artifacts.downloadUrl(job.artifactKey, {
+    expiresInSeconds: DOWNLOAD_URL_SECONDS,
+    filename,
+  });
+  await deps.audit.append({
+    action: 'export.downloaded',
+    exportId: job.id,
+    actor: principal.tokenId,
+    at: now.toISOString(),
+    details: { sha256: job.sha256 ?? '' },
+  });
+  return {
+    url,
+    expires: new Date(now.getTime() + DOWNLOAD_URL_SECONDS * 1000).toISOString(),
+    filename,
+    bytes: job.bytes ?? 0,
+    sha256: job.sha256 ?? '',
+    contentType: encoderFor(job.format).contentType,
+  };
+}
+
+function notDownloadable(job: ExportJob): ConflictError {
+  switch (job.status) {
+    case 'queued':
+    case 'running':
+      return new ConflictError(
+        `Export ${job.id} is ${job.status}; download it once it has completed (kt export status --id ${job.id}).`,
+      );
+    case 'failed':
+      return new ConflictError(`Export ${job.id} failed, so it has no file to download: ${job.error?.reason ?? 'unknown error'}`);
+    case 'deleted':
+      return new ConflictError(`Export ${job.id} was deleted at ${job.deletedAt ?? 'an unknown time'}; its file no longer exists.`);
+    default:
+      return new ConflictError(`Export ${job.id} has no file to download.`);
+  }
+}

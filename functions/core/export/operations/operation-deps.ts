@@ -1,0 +1,32 @@
+import type { Principal } from '../../auth/token-record.ts';
+import { NotFoundError } from '../../errors.ts';
+import type { ArtifactStore, AuditLog, ExportJobStore, Revisioned, WorkflowStarter } from '../../ports.ts';
+import type { ExportJob } from '../export-job.ts';
+
+/** What the API's export operations need; the composition root provides it. */
+export interface ExportOperationDeps {
+  readonly jobs: ExportJobStore;
+  readonly artifacts: ArtifactStore;
+  readonly audit: AuditLog;
+  readonly workflow: WorkflowStarter;
+  readonly now: () => Date;
+  readonly newId: () => string;
+}
+
+/**
+ * Whether the caller may see a job: a team-restricted token sees only its team's exports. A job
+ * it may not see is reported as not found, so ids of other teams' exports leak nothing.
+ */
+export function canSee(principal: Principal, job: ExportJob): boolean {
+  return principal.team === undefined || job.filters.team === principal.team;
+}
+
+export async function visibleJob(
+  jobs: ExportJobStore,
+  principal: Principal,
+  exportId: string,
+): Promise<Revisioned<ExportJob>> {
+  const found = await jobs.getJob(exportId);
+  if (found === undefined || !canSee(principal, found.value)) throw new NotFoundError('Export', exportId);
+  return found;
+}

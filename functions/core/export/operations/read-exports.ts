@@ -1,0 +1,62 @@
+import type { Principal } from '../../auth/token-record.ts';
+import { requireScope } from '../../auth/tokens.ts';
+import { NotFoundError, ValidationError } from '../../errors.ts';
+import { isExportId } from '../export-id.ts';
+import { type ExportJobView, jobView } from '../export-job.ts';
+import { canSee, type ExportOperationDeps, visibleJob } from './operation-deps.ts';
+
+export const DEFAULT_LIST_LIMIT = 20;
+export const MAX_LIST_LIMIT = 100;
+
+/** GET /v1/exports/{id}. */
+export async function getExport(
+  deps: Pick<ExportOperationDeps, 'jobs'>,
+  exportId: string,
+  principal: Principal,
+): Promise<ExportJobView> {
+  requireScope(principal, 'exports:read');
+  return jobView((await visibleJob(deps.jobs, principal, requireExportId(exportId))).value);
+}
+
+export interface ExportList {
+  readonly exports: readonly ExportJobView[];
+  readonly cursor?: string;
+}
+
+/**
+ * GET /v1/exports: newest first. A team-restricted token sees only its team's jobs, so one of its
+ * pages may hold fewer than `limit` jobs; the cursor still continues where the page stopped.
+ */
+export async function listExports(
+  deps: Pick<ExportOperationDeps, 'jobs'>,
+  query: { readonly limit?: string; readonly cursor?: string },
+  principal: Principal,
+): Promise<ExportList> {
+  requireScope(principal, 'exports:read');
+  const limit = parseLimit(query.limit);
+  const page = await deps.jobs.listJobs({
+    limit,
+    ...(query.cursor === undefined || query.cursor === '' ? {} : { cursor: query.cursor }),
+  });
+  return {
+    exports: page.jobs.filter((job) => canSee(principal, job)).map(jobView),
+    ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
+  };
+}
+
+/** A path id that cannot be an export id names no export. */
+export function requireExportId(exportId: string): string {
+  if (!isExportId(exportId)) throw new NotFoundError('Export', exportId);
+  return exportId;
+}
+
+function parseLimit(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_LIST_LIMIT;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new ValidationError('The limit is invalid.', [
+      { field: 'limit', rule: `must be a whole number from 1 to ${MAX_LIST_LIMIT}` },
+    ]);
+  }
+  return limit;
+}

@@ -1,0 +1,63 @@
+import { type ExportJob, failJob, isTerminal } from '../export-job.ts';
+import type { ExportStepState, ExportWorkflowDeps } from './workflow-deps.ts';
+
+/** What a Catch hands over: the error name and its cause (a Lambda error's JSON, or text). */
+export interface WorkflowFailure {
+  readonly Error?: string;
+  readonly Cause?: string;
+}
+
+/**
+ * MarkFailed: aborts the artifact's multipart upload (so no part is left stored), records the
+ * reason on the job and appends the failure to the audit trail. A job that already reached an
+ * outcome keeps it: a completed export whose audit step failed still has a complete artifact.
+ */
+export async function markExportFailed(
+  deps: ExportWorkflowDeps,
+  exportId: string,
+  failure: WorkflowFailure | undefined,
+): Promise<ExportStepState> {
+  const found = await deps.jobs.getJob(exportId);
+  if (found === undefined || isTerminal(found.value.status)) return { exportId };
+  const { value: job, revision } = found;
+  if (job.checkpoint !== undefined) {
+    await deps.artifacts.abortUpload(job.checkpoint.artifactKey, job.checkpoint.uploadId);
+  }
+  const state = failedStateOf(job);
+  const failed = failJob(job, failureReason(failure), state, deps.now());
+  await deps.jobs.saveJob(failed, revision);
+  await deps.audit.append({
+    action: 'export.failed',
+    exportId,
+    actor: 'workflow',
+    at: failed.completedAt ?? deps.now().toISOString(),
+    details: { reason: failed.error?.reason ?? '', state },
+  });
+  return { exportId };
+}
+
+/** The step that was running, read from how far the job got (a Catch does not name its state). */
+export function failedStateOf(job: ExportJob): string {
+  if (job.checkpoint === undefined) return 'Prepare';
+  return job.checkpoint.done ? 'Finalize' : 'ExportPage';
+}
+
+/**
+ * `DependencyError: Reading decision events failed: …`. On AWS the Cause of a Lambda error is
+ * the JSON `{"errorType","errorMessage","trace"}`; the local runner passes the message itself.
+ * The trace is never kept: it is noise to a compliance officer and may name internals.
+ */
+export function failureReason(failure: WorkflowFailure | undefined): string {
+  const name = failure?.Error?.trim() || 'Error';
+  const cause = failure?.Cause?.trim() ?? '';
+  let message = cause;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    // Not JSON: the cause is the message.
+  }
+  if (name === 'States.Timeout' && message === '') return 'States.Timeout: the step did not finish in time';
+  if (message === '') return name;
+  return message.startsWith(`${name}:`) ? message : `${name}: ${message}`;
+}

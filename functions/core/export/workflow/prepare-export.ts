@@ -1,0 +1,42 @@
+import { ResumableSha256 } from '../../digest/resumable-sha256.ts';
+import { ConflictError } from '../../errors.ts';
+import { encoderFor } from '../encoders.ts';
+import { artifactKeyOf } from '../export-artifact.ts';
+import type { ExportCheckpoint } from '../export-checkpoint.ts';
+import { startJob } from '../export-job.ts';
+import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
+
+/**
+ * Prepare: marks the job running and opens the artifact's multipart upload. A retry after a
+ * saved checkpoint changes nothing, so the upload already holding parts is kept.
+ */
+export async function prepareExport(deps: ExportWorkflowDeps, exportId: string): Promise<ExportStepState> {
+  const { value: job, revision } = await requireJob(deps.jobs, exportId);
+  if (job.status === 'running' && job.checkpoint !== undefined) {
+    return { exportId, done: job.checkpoint.done };
+  }
+  if (job.status !== 'queued' && job.status !== 'running') {
+    throw new ConflictError(`Export ${exportId} is ${job.status}; only a queued export can be prepared.`);
+  }
+  const encoder = encoderFor(job.format);
+  const artifactKey = artifactKeyOf(job);
+  const uploadId = await deps.artifacts.startUpload(artifactKey, encoder.contentType);
+  const checkpoint: ExportCheckpoint = {
+    artifactKey,
+    uploadId,
+    parts: [],
+    records: 0,
+    bytes: 0,
+    digest: new ResumableSha256().toState(),
+    done: false,
+  };
+  const running = job.status === 'queued' ? startJob(job, deps.now()) : job;
+  try {
+    await deps.jobs.saveJob({ ...running, checkpoint }, revision);
+  } catch (error) {
+    // Nobody will ever know this upload id: close it rather than leave it open.
+    await deps.artifacts.abortUpload(artifactKey, uploadId).catch(() => undefined);
+    throw error;
+  }
+  return { exportId, done: false };
+}

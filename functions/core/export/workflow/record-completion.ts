@@ -1,0 +1,28 @@
+import { ConflictError } from '../../errors.ts';
+import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
+
+/**
+ * RecordAudit: appends the completion to the audit trail, once. A retry first looks for the
+ * entry a previous attempt may have written before its answer was lost.
+ */
+export async function recordExportCompletion(deps: ExportWorkflowDeps, exportId: string): Promise<ExportStepState> {
+  const { value: job } = await requireJob(deps.jobs, exportId);
+  if (job.status !== 'completed' && job.status !== 'deleted') {
+    throw new ConflictError(`Export ${exportId} is ${job.status}; only a completed export is recorded as completed.`);
+  }
+  const earlier = await deps.audit.entries({ exportId });
+  if (earlier.some((entry) => entry.action === 'export.completed')) return { exportId };
+  await deps.audit.append({
+    action: 'export.completed',
+    exportId,
+    actor: 'workflow',
+    at: job.completedAt ?? deps.now().toISOString(),
+    details: {
+      format: job.format,
+      records: job.records,
+      bytes: job.bytes ?? 0,
+      sha256: job.sha256 ?? '',
+    },
+  });
+  return { exportId };
+}

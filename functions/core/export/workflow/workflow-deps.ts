@@ -1,0 +1,24 @@
+import { NotFoundError } from '../../errors.ts';
+import type { ArtifactStore, AuditLog, EventStore, ExportJobStore, Revisioned } from '../../ports.ts';
+import type { ExportJob } from '../export-job.ts';
+
+/** What the workflow steps need from the outside world; the composition root provides it. */
+export interface ExportWorkflowDeps {
+  readonly jobs: ExportJobStore;
+  readonly events: EventStore;
+  readonly artifacts: ArtifactStore;
+  readonly audit: AuditLog;
+  readonly now: () => Date;
+}
+
+/** The state every step receives and returns: ids and a flag, never rows or part lists. */
+export interface ExportStepState {
+  readonly exportId: string;
+  readonly done?: boolean;
+}
+
+export async function requireJob(jobs: ExportJobStore, exportId: string): Promise<Revisioned<ExportJob>> {
+  const found = await jobs.getJob(exportId);
+  if (found === undefined) throw new NotFoundError('Export', exportId);
+  return found;
+}

@@ -1,0 +1,50 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { jobView } from '../../core/export/export-job.ts';
+import { createExport } from '../../core/export/operations/create-export.ts';
+import { deleteExport } from '../../core/export/operations/delete-export.ts';
+import { downloadExport } from '../../core/export/operations/download-export.ts';
+import { getExport, listExports } from '../../core/export/operations/read-exports.ts';
+import { exportOperationDeps } from '../../adapters/composition-root.ts';
+import { jsonBodyOf, jsonResponse } from '../http/json.ts';
+import { principalOf } from '../http/principal.ts';
+
+/** POST /v1/exports: 202 with the queued job (the same job again for a repeated Idempotency-Key). */
+export async function postExport(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  const principal = principalOf(event);
+  const key = event.headers['idempotency-key'];
+  const { job } = await createExport(exportOperationDeps(), jsonBodyOf(event), principal, key);
+  return jsonResponse(202, jobView(job));
+}
+
+/** GET /v1/exports?limit=&cursor= : newest first. */
+export async function getExports(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  const query = event.queryStringParameters ?? {};
+  const list = await listExports(
+    exportOperationDeps(),
+    {
+      ...(query.limit === undefined ? {} : { limit: query.limit }),
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+    },
+    principalOf(event),
+  );
+  return jsonResponse(200, list);
+}
+
+/** GET /v1/exports/{id} */
+export async function getExportById(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  return jsonResponse(200, await getExport(exportOperationDeps(), idOf(event), principalOf(event)));
+}
+
+/** GET /v1/exports/{id}/download: a short-lived URL for the artifact. */
+export async function getExportDownload(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  return jsonResponse(200, await downloadExport(exportOperationDeps(), idOf(event), principalOf(event)));
+}
+
+/** DELETE /v1/exports/{id}: removes the artifact; the job stays as `deleted`. */
+export async function deleteExportById(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  return jsonResponse(200, await deleteExport(exportOperationDeps(), idOf(event), principalOf(event)));
+}
+
+function idOf(event: APIGatewayProxyEventV2): string {
+  return event.pathParameters?.id ?? '';
+}

@@ -1,0 +1,9 @@
+import middy from '@middy/core';
+import { recordExportCompletion } from '../../core/export/workflow/record-completion.ts';
+import { workflowDeps } from '../../adapters/composition-root.ts';
+import { parseStepInput } from './step-input.ts';
+
+/** Workflow step RecordAudit (see core/export/workflow/record-completion.ts). */
+export const handler = middy().handler(async (input: unknown) =>
+  recordExportCompletion(workflowDeps(), parseStepInput(input).exportId),
+);

@@ -1,0 +1,200 @@
+import { type CfnElement, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { type HandlerName, type ProjectPaths, projectPaths } from '../paths.ts';
+import type { IExportData } from './data.ts';
+import { ExportFunction } from './function.ts';
+import {
+  buildExportWorkflow,
+  DEFAULT_WORKFLOW_TIMEOUT,
+  mapWorkflowSteps,
+  WORKFLOW_COMMENT,
+  WORKFLOW_FUNCTION_TIMEOUTS,
+  WORKFLOW_STATE_NAMES,
+  WORKFLOW_STEPS,
+  type WorkflowStep,
+} from './workflow-definition.ts';
+
+/** What callers of the workflow (the API, the scheduler) need from it. */
+export interface IExportWorkflow {
+  readonly stateMachine: sfn.IStateMachine;
+  /**
+   * StartExecution on this state machine only. The caller names the execution after the export
+   * id (StartExecution `name`), so a repeated start of the same export never runs it twice (Step
+   * Functions returns the running execution, or refuses with ExecutionAlreadyExists), and the
+   * console lists `exp_…` executions.
+   */
+  grantStartExecution(grantee: iam.IGrantable): iam.Grant;
+}
+
+export interface ExportWorkflowProps {
+  /** The tables and bucket the steps read and write; grants are taken from it. */
+  readonly data: IExportData;
+  /**
+   * Where the handler entry files and the lock file are.
+   * @default - found from the working directory (the folder holding cdk.json)
+   */
+  readonly paths?: ProjectPaths;
+  /**
+   * The longest one export may run before Step Functions stops it (the job then stays
+   * `running`; MarkFailed does not run on an execution timeout).
+   * @default DEFAULT_WORKFLOW_TIMEOUT (12 hours)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Retention of the state machine's log group and of the step functions' log groups.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+interface StepSettings {
+  readonly handler: HandlerName;
+  readonly description: string;
+  readonly memorySize?: number;
+  /** The least privilege the step needs on the data layer. */
+  readonly grant: (data: IExportData, fn: ExportFunction) => void;
+}
+
+const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
+  prepare: {
+    handler: 'workflow/prepare',
+    description: 'Keeptrusts Export: workflow step Prepare',
+    grant: (data, fn) => {
+      data.grantControlReadWrite(fn);
+      data.grantArtifactsWrite(fn);
+    },
+  },
+  exportPage: {
+    handler: 'workflow/export-page',
+    description: 'Keeptrusts Export: workflow step ExportPage',
+    // Encoding (CSV quoting, PDF layout) is CPU-bound; memory buys CPU, and parts are buffered.
+    memorySize: 1024,
+    grant: (data, fn) => {
+      data.grantEventsRead(fn);
+      data.grantControlReadWrite(fn);
+      data.grantArtifactsWrite(fn);
+    },
+  },
+  finalize: {
+    handler: 'workflow/finalize',
+    description: 'Keeptrusts Export: workflow step Finalize',
+    grant: (data, fn) => {
+      data.grantControlReadWrite(fn);
+      data.grantArtifactsWrite(fn);
+      // It checks the completed object's size against the uploaded bytes (HeadObject, which needs
+      // GetObject; ListBucket makes a missing object a 404, which it handles, instead of a 403).
+      data.grantArtifactsRead(fn);
+    },
+  },
+  recordAudit: {
+    handler: 'workflow/record-audit',
+    description: 'Keeptrusts Export: workflow step RecordAudit',
+    grant: (data, fn) => {
+      data.grantControlReadWrite(fn);
+    },
+  },
+  markFailed: {
+    handler: 'workflow/mark-failed',
+    description: 'Keeptrusts Export: workflow step MarkFailed',
+    grant: (data, fn) => {
+      data.grantControlReadWrite(fn);
+      // Aborting the open multipart upload is part of the write grant.
+      data.grantArtifactsWrite(fn);
+    },
+  },
+};
+
+/**
+ * The export workflow: a Standard state machine (the definition in workflow-definition.ts) and
+ * one function per step, each under its own role with only the grants that step needs.
+ *
+ * The state machine logs every event with its execution data to its own log group: state holds
+ * only the export id, the `done` flag and, after a failure, the error (name, message and Lambda's
+ * stack trace), never events or artifact contents: the log shows what happened without copying
+ * evidence. X-Ray
+ * tracing is on, so a trace follows an export from the API through every step.
+ */
+export class ExportWorkflow extends Construct implements IExportWorkflow {
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup: logs.LogGroup;
+  readonly functions: Readonly<Record<WorkflowStep, ExportFunction>>;
+
+  constructor(scope: Construct, id: string, props: ExportWorkflowProps) {
+    super(scope, id);
+    const paths = props.paths ?? projectPaths();
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const { data } = props;
+    const environment = {
+      EVENTS_TABLE: data.eventsTable.tableName,
+      CONTROL_TABLE: data.controlTable.tableName,
+      ARTIFACT_BUCKET: data.artifactBucket.bucketName,
+    };
+
+    this.functions = mapWorkflowSteps((step) => {
+      const settings = STEP_SETTINGS[step];
+      const fn = new ExportFunction(this, WORKFLOW_STATE_NAMES[step], {
+        entry: paths.handlerEntry(settings.handler),
+        paths,
+        description: settings.description,
+        environment,
+        timeout: WORKFLOW_FUNCTION_TIMEOUTS[step],
+        logRetention,
+        ...(settings.memorySize === undefined ? {} : { memorySize: settings.memorySize }),
+      });
+      settings.grant(data, fn);
+      return fn;
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      // No stateMachineName: CDK derives a unique one, so two stacks in one account never clash.
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildExportWorkflow(
+          new Construct(this, 'Definition'),
+          mapWorkflowSteps((step) => this.functions[step].function),
+        ),
+      ),
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      comment: WORKFLOW_COMMENT,
+      timeout: props.timeout ?? DEFAULT_WORKFLOW_TIMEOUT,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+
+    const role = this.stateMachine.role;
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Execution logging and tracing: the CloudWatch Logs vended-log-delivery actions ' +
+        '(logs:CreateLogDelivery, PutResourcePolicy, ...) and xray:PutTraceSegments, ' +
+        'PutTelemetryRecords, GetSamplingRules and GetSamplingTargets support no resource-level ' +
+        'permissions; these are the only actions the role holds on "*".',
+    });
+    for (const step of WORKFLOW_STEPS) {
+      const fnId = logicalIdOf(this.functions[step].function.node.defaultChild as CfnElement);
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${fnId}.Arn>:*]`,
+        reason:
+          `The ${WORKFLOW_STATE_NAMES[step]} task invokes its function; CDK grants lambda:InvokeFunction ` +
+          'on the function and its qualified ARNs (`:*`, versions and aliases) of that one function only.',
+      });
+    }
+  }
+
+  grantStartExecution(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+}
+
+/** The logical id cdk-nag prints in its findings (`<LogicalId.Arn>`). */
+function logicalIdOf(element: CfnElement): string {
+  return Stack.of(element).resolve(element.logicalId) as string;
+}

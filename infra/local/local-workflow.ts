@@ -1,0 +1,116 @@
+import type { Context } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { WorkflowStarter } from '../../functions/core/ports.ts';
+import { lambdaContext } from './lambda-context.ts';
+import {
+  WORKFLOW_FUNCTION_TIMEOUTS,
+  WORKFLOW_STATE_NAMES,
+  WORKFLOW_STEPS,
+  type WorkflowStep,
+} from '../constructs/workflow-definition.ts';
+
+/** A workflow step's Lambda handler, called in this process instead of through Lambda. */
+/** What aws-local-stepfunctions passes to and expects from a local Task handler. */
+type LocalTaskHandler = NonNullable<
+  NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>['taskResourceLocalHandlers']
+>[string];
+type JSONValue = Parameters<LocalTaskHandler>[0];
+
+export type StepHandler = (input: unknown, context: Context) => Promise<unknown>;
+
+export interface LocalWorkflowOptions {
+  /** The ASL definition synthesized from infra/ (renderExportWorkflowDefinition). */
+  readonly definition: Record<string, unknown>;
+  readonly handlers: Readonly<Record<WorkflowStep, StepHandler>>;
+  /**
+   * The timeout each step would have as a Lambda; a handler sees what remains of it through
+   * `context.getRemainingTimeInMillis()`, as on AWS.
+   * @default - the deployed functions' timeouts (WORKFLOW_FUNCTION_TIMEOUTS)
+   */
+  readonly stepTimeoutMs?: Partial<Readonly<Record<WorkflowStep, number>>>;
+  /**
+   * Milliseconds to wait before each retry, by state name, instead of the definition's backoff.
+   * @default - the definition's intervals
+   */
+  readonly retryIntervalOverrides?: Readonly<Record<string, number>>;
+  /** Called when an execution ends in failure (the job itself records why). */
+  readonly onExecutionFailed?: (exportId: string, error: unknown) => void;
+}
+
+/**
+ * Step Functions for the local stack: runs the same state-machine definition as AWS with
+ * aws-local-stepfunctions, each Task state calling the step's Lambda handler in this process.
+ * An execution is named after its export id, like on AWS, and runs in the background.
+ */
+export class LocalWorkflowRunner implements WorkflowStarter {
+  // aws-local-stepfunctions validates the whole definition on construction: build it once.
+  private readonly machine: StateMachine;
+  private readonly executions = new Map<string, { abort: () => void; settled: Promise<void> }>();
+  // Aborting an execution does not stop a handler already running: stop() waits for these.
+  private readonly invocations = new Set<Promise<unknown>>();
+  private stopping = false;
+
+  constructor(private readonly options: LocalWorkflowOptions) {
+    this.machine = new StateMachine(options.definition as unknown as ConstructorParameters<typeof StateMachine>[0]);
+  }
+
+  async startExport(exportId: string): Promise<void> {
+    if (this.stopping || this.executions.has(exportId)) return;
+    const started = new Date().toISOString();
+    const execution = this.machine.run(
+      { exportId },
+      {
+        overrides: {
+          taskResourceLocalHandlers: this.localHandlers(),
+          ...(this.options.retryIntervalOverrides === undefined
+            ? {}
+            : { retryIntervalOverrides: { ...this.options.retryIntervalOverrides } }),
+        },
+        context: { Execution: { Id: `local:${exportId}`, Name: exportId, StartTime: started, Input: { exportId } } },
+        noThrowOnAbort: true,
+      },
+    );
+    const settled = execution.result.then(
+      () => undefined,
+      (error: unknown) => this.options.onExecutionFailed?.(exportId, error),
+    );
+    this.executions.set(exportId, {
+      abort: execution.abort,
+      settled: settled.finally(() => this.executions.delete(exportId)),
+    });
+  }
+
+  /** Resolves once every execution started so far has ended. */
+  async idle(): Promise<void> {
+    while (this.executions.size > 0) {
+      await Promise.all([...this.executions.values()].map((execution) => execution.settled));
+    }
+  }
+
+  /** Stops every running execution; their jobs resume from their checkpoints on the next start. */
+  async stop(): Promise<void> {
+    // Handlers see no time left, so an ExportPage returns after the part it is writing.
+    this.stopping = true;
+    const running = [...this.executions.values()];
+    for (const execution of running) execution.abort();
+    await Promise.all(running.map((execution) => execution.settled));
+    await Promise.allSettled([...this.invocations]);
+  }
+
+  private localHandlers(): Record<string, (input: JSONValue) => Promise<JSONValue>> {
+    const handlers: Record<string, (input: JSONValue) => Promise<JSONValue>> = {};
+    for (const step of WORKFLOW_STEPS) {
+      const timeoutMs = this.options.stepTimeoutMs?.[step] ?? WORKFLOW_FUNCTION_TIMEOUTS[step].toMilliseconds();
+      handlers[WORKFLOW_STATE_NAMES[step]] = (input) => {
+        const context = lambdaContext(WORKFLOW_STATE_NAMES[step], timeoutMs, { stopping: () => this.stopping });
+        // Step results are small JSON objects ({exportId, done}), as on AWS.
+        const invocation = this.options.handlers[step](input, context) as Promise<JSONValue>;
+        this.invocations.add(invocation);
+        const forget = () => this.invocations.delete(invocation);
+        invocation.then(forget, forget);
+        return invocation;
+      };
+    }
+    return handlers;
+  }
+}

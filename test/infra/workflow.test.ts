@@ -1,0 +1,329 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import {
+  WORKFLOW_FUNCTION_TIMEOUTS,
+  WORKFLOW_STATE_NAMES,
+  WORKFLOW_STEPS,
+  type WorkflowStep,
+} from '../../infra/constructs/workflow-definition.ts';
+import { localFunctionArn, renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
+import { KeeptrustsExportStack } from '../../infra/stack.ts';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+const TABLE_READ = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+];
+const TABLE_WRITE = [
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+];
+const TABLE_READ_WRITE = [...TABLE_READ, ...TABLE_WRITE].sort();
+/** What the control table grant brings on the key, and what an SSE-KMS multipart upload needs. */
+const KEY_READ_WRITE = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
+const XRAY = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+
+/** CDK assertions on the export workflow in the synthesized stack (bundling skipped). */
+describe('ExportWorkflow in KeeptrustsExportStack', () => {
+  let template: Template;
+  let stack: KeeptrustsExportStack;
+  let outdir: string;
+
+  beforeAll(() => {
+    outdir = mkdtempSync(path.join(tmpdir(), 'kt-infra-'));
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    stack = new KeeptrustsExportStack(app, 'Test');
+    template = Template.fromStack(stack);
+  });
+
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  const resources = (type: string): [string, Resource][] =>
+    Object.entries(template.findResources(type) as Record<string, Resource>);
+  const logicalId = (construct: { node: { defaultChild?: unknown } }): string =>
+    stack.resolve((construct.node.defaultChild as { logicalId: string }).logicalId) as string;
+
+  const stateMachineId = () => resources('AWS::StepFunctions::StateMachine')[0]![0];
+  const functionId = (step: WorkflowStep) => logicalId(stack.workflow.functions[step].function);
+  const roleId = (step: WorkflowStep | 'api') =>
+    logicalId(step === 'api' ? stack.api.apiFunction.role : stack.workflow.functions[step].role);
+
+  /** Every Allow statement of the role's policies (inline and attached). */
+  const statementsOf = (role: string): Statement[] => {
+    const out: Statement[] = [];
+    for (const [, policy] of resources('AWS::IAM::Policy')) {
+      if ((policy.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role)) {
+        out.push(...(policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+      }
+    }
+    const inline = (template.toJSON().Resources[role] as Resource).Properties.Policies as
+      | { PolicyDocument: { Statement: Statement[] } }[]
+      | undefined;
+    for (const policy of inline ?? []) out.push(...policy.PolicyDocument.Statement);
+    return out.filter((statement) => statement.Effect === 'Allow');
+  };
+
+  /** What a role may do, by kind of resource (statements merged by CDK are split apart again). */
+  const permissionsOf = (role: string): Record<string, string[]> => {
+    const ids = {
+      events: logicalId(stack.data.eventsTable),
+      control: logicalId(stack.data.controlTable),
+      bucket: logicalId(stack.data.artifactBucket),
+      key: logicalId(stack.data.encryptionKey as never),
+      stateMachine: stateMachineId(),
+    };
+    const kindOf = (resource: unknown): string => {
+      const json = JSON.stringify(resource);
+      if (resource === '*') return '*';
+      if (json.includes(ids.events)) return 'events';
+      if (json.includes(ids.control)) return 'control';
+      if (json.includes(ids.bucket)) return json.includes('/*') ? 'objects' : 'bucket';
+      if (json.includes(ids.key)) return 'key';
+      if (json.includes(ids.stateMachine)) return 'stateMachine';
+      if (json.includes('LogGroup')) return 'logs';
+      return json;
+    };
+    const out: Record<string, Set<string>> = {};
+    for (const statement of statementsOf(role)) {
+      for (const resource of asArray(statement.Resource)) {
+        const kind = kindOf(resource);
+        out[kind] ??= new Set();
+        for (const action of asArray(statement.Action)) out[kind].add(action);
+      }
+    }
+    return Object.fromEntries(Object.entries(out).map(([kind, actions]) => [kind, [...actions].sort()]));
+  };
+
+  describe('state machine', () => {
+    it('is one Standard state machine with a CDK-derived name and a 12 hour timeout', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+      const [, machine] = resources('AWS::StepFunctions::StateMachine')[0]!;
+      expect(machine.Properties.StateMachineType).toBe('STANDARD');
+      expect(machine.Properties.StateMachineName).toBeUndefined();
+      expect(JSON.stringify(machine.Properties.DefinitionString)).toContain('\\"TimeoutSeconds\\":43200');
+    });
+
+    it('logs ALL events with execution data to its own retained log group, and traces with X-Ray', () => {
+      const [, machine] = resources('AWS::StepFunctions::StateMachine')[0]!;
+      const logGroupId = logicalId(stack.workflow.logGroup);
+      expect(machine.Properties).toMatchObject({
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: {
+          Level: 'ALL',
+          IncludeExecutionData: true,
+          Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroupId, 'Arn'] } } }],
+        },
+      });
+      const group = template.toJSON().Resources[logGroupId] as Resource;
+      expect(group.Properties.RetentionInDays).toBe(365);
+      expect(group.DeletionPolicy).toBe('Retain');
+      // Its own: no function logs there.
+      for (const [, fn] of resources('AWS::Lambda::Function')) {
+        expect(fn.Properties.LoggingConfig).not.toEqual({ LogFormat: 'JSON', LogGroup: { Ref: logGroupId } });
+      }
+    });
+
+    it('deploys exactly the definition the local stack runs (same states, transitions, Retry and Catch)', () => {
+      const [, machine] = resources('AWS::StepFunctions::StateMachine')[0]!;
+      const stepOfFunction = new Map(WORKFLOW_STEPS.map((step) => [functionId(step), step]));
+      const join = machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] };
+      const json = join['Fn::Join'][1]
+        .map((part) => {
+          if (typeof part === 'string') return part;
+          const [id, attribute] = (part as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+          const step = stepOfFunction.get(id);
+          if (attribute !== 'Arn' || step === undefined)
+            throw new Error(`unexpected part ${JSON.stringify(part)}`);
+          return localFunctionArn(step);
+        })
+        .join(join['Fn::Join'][0]);
+      const deployed = JSON.parse(json) as { States: Record<string, { Resource?: string }> };
+      expect(deployed).toEqual(renderExportWorkflowDefinition());
+      // And each task invokes the function of its own step.
+      for (const step of WORKFLOW_STEPS) {
+        expect(deployed.States[WORKFLOW_STATE_NAMES[step]]!.Resource).toBe(localFunctionArn(step));
+      }
+    });
+
+    it('may invoke only the five step functions, and log and trace; nothing on the data', () => {
+      const role = logicalId(stack.workflow.stateMachine.role as never);
+      const permissions = permissionsOf(role);
+      const invoked = Object.entries(permissions).filter(([, actions]) =>
+        actions.includes('lambda:InvokeFunction'),
+      );
+      expect(invoked.map(([, actions]) => actions)).toEqual(invoked.map(() => ['lambda:InvokeFunction']));
+      const invokedIds = new Set(invoked.map(([resource]) => /"([A-Za-z0-9]+)","Arn"/.exec(resource)?.[1]));
+      expect([...invokedIds].sort()).toEqual(WORKFLOW_STEPS.map(functionId).sort());
+      expect(permissions['*']).toEqual(
+        [
+          'logs:CreateLogDelivery',
+          'logs:DeleteLogDelivery',
+          'logs:DescribeLogGroups',
+          'logs:DescribeResourcePolicies',
+          'logs:GetLogDelivery',
+          'logs:ListLogDeliveries',
+          'logs:PutResourcePolicy',
+          'logs:UpdateLogDelivery',
+          'xray:GetSamplingRules',
+          'xray:GetSamplingTargets',
+          ...XRAY,
+        ].sort(),
+      );
+      for (const kind of ['events', 'control', 'objects', 'bucket', 'key'])
+        expect(permissions[kind]).toBeUndefined();
+    });
+  });
+
+  describe('step functions', () => {
+    const fnOf = (step: WorkflowStep) => template.toJSON().Resources[functionId(step)] as Resource;
+
+    it('are five, one per step, each with its own role and log group', () => {
+      const roles = new Set(WORKFLOW_STEPS.map((step) => roleId(step)));
+      const groups = new Set(
+        WORKFLOW_STEPS.map((step) => logicalId(stack.workflow.functions[step].logGroup)),
+      );
+      expect(roles.size).toBe(5);
+      expect(groups.size).toBe(5);
+      for (const step of WORKFLOW_STEPS) {
+        expect(fnOf(step).Properties).toMatchObject({
+          Description: `Keeptrusts Export: workflow step ${WORKFLOW_STATE_NAMES[step]}`,
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          Handler: 'index.handler',
+          TracingConfig: { Mode: 'Active' },
+          Role: { 'Fn::GetAtt': [roleId(step), 'Arn'] },
+          LoggingConfig: { LogGroup: { Ref: logicalId(stack.workflow.functions[step].logGroup) } },
+        });
+      }
+    });
+
+    it('get the table and bucket names, as RuntimeConfig requires, and nothing else of ours', () => {
+      for (const step of WORKFLOW_STEPS) {
+        expect((fnOf(step).Properties.Environment as { Variables: unknown }).Variables).toEqual({
+          EVENTS_TABLE: { Ref: logicalId(stack.data.eventsTable) },
+          CONTROL_TABLE: { Ref: logicalId(stack.data.controlTable) },
+          ARTIFACT_BUCKET: { Ref: logicalId(stack.data.artifactBucket) },
+          POWERTOOLS_SERVICE_NAME: 'keeptrusts-export',
+          NODE_OPTIONS: '--enable-source-maps',
+        });
+      }
+    });
+
+    it('have the timeouts the task timeouts derive from; ExportPage has 1024 MB and 15 minutes', () => {
+      for (const step of WORKFLOW_STEPS) {
+        expect(fnOf(step).Properties.Timeout).toBe(WORKFLOW_FUNCTION_TIMEOUTS[step].toSeconds());
+      }
+      expect(fnOf('exportPage').Properties).toMatchObject({ MemorySize: 1024, Timeout: 900 });
+    });
+  });
+
+  describe('least privilege per function', () => {
+    const writer = {
+      control: TABLE_READ_WRITE,
+      objects: ['s3:AbortMultipartUpload', 's3:PutObject'],
+      key: KEY_READ_WRITE,
+      '*': XRAY,
+      logs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    };
+
+    it.each([
+      ['prepare', writer],
+      ['exportPage', { ...writer, events: TABLE_READ }],
+      // Finalize also reads the size of the completed object (HeadObject needs GetObject).
+      [
+        'finalize',
+        {
+          ...writer,
+          objects: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+          bucket: ['s3:ListBucket'],
+        },
+      ],
+      ['recordAudit', { control: TABLE_READ_WRITE, key: KEY_READ_WRITE, '*': XRAY, logs: writer.logs }],
+      ['markFailed', writer],
+    ] as const)('%s holds exactly its grants', (step, expected) => {
+      expect(permissionsOf(roleId(step))).toEqual(expected);
+    });
+
+    it('ExportPage cannot write (or delete) decision events', () => {
+      const events = permissionsOf(roleId('exportPage')).events!;
+      for (const action of TABLE_WRITE) expect(events).not.toContain(action);
+    });
+
+    it('RecordAudit cannot touch S3 or the events table', () => {
+      const actions = Object.values(permissionsOf(roleId('recordAudit'))).flat();
+      expect(actions.filter((action) => action.startsWith('s3:'))).toEqual([]);
+      expect(permissionsOf(roleId('recordAudit')).events).toBeUndefined();
+    });
+
+    it('MarkFailed can abort the multipart upload of a failed export, but not read or delete artifacts', () => {
+      expect(permissionsOf(roleId('markFailed')).objects).toEqual([
+        's3:AbortMultipartUpload',
+        's3:PutObject',
+      ]);
+    });
+
+    it('no step function may delete artifacts or start executions; only Finalize reads artifacts', () => {
+      for (const step of WORKFLOW_STEPS) {
+        const actions = Object.values(permissionsOf(roleId(step))).flat();
+        for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 'states:StartExecution']) {
+          expect(actions).not.toContain(action);
+        }
+        if (step !== 'finalize') {
+          expect(actions).not.toContain('s3:GetObject');
+          expect(actions).not.toContain('s3:ListBucket');
+        }
+      }
+    });
+  });
+
+  describe('the API function', () => {
+    it('gets STATE_MACHINE_ARN (the authorizer does not)', () => {
+      const api = template.toJSON().Resources[logicalId(stack.api.apiFunction.function)] as Resource;
+      expect((api.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        STATE_MACHINE_ARN: { Ref: stateMachineId() },
+      });
+      const authorizer = template.toJSON().Resources[
+        logicalId(stack.api.authorizerFunction.function)
+      ] as Resource;
+      expect(
+        (authorizer.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+          .STATE_MACHINE_ARN,
+      ).toBeUndefined();
+    });
+
+    it('may start executions of this state machine only, read artifacts for presigned URLs and delete them', () => {
+      const permissions = permissionsOf(roleId('api'));
+      expect(permissions).toEqual({
+        events: TABLE_READ_WRITE,
+        control: TABLE_READ_WRITE,
+        objects: ['s3:DeleteObject', 's3:GetObject'],
+        bucket: ['s3:ListBucket'],
+        key: KEY_READ_WRITE,
+        stateMachine: ['states:StartExecution'],
+        '*': XRAY,
+        logs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      });
+      const start = statementsOf(roleId('api')).filter((s) =>
+        asArray(s.Action).includes('states:StartExecution'),
+      );
+      expect(start).toEqual([
+        { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId() } },
+      ]);
+    });
+  });
+
+  it('outputs the state machine ARN', () => {
+    template.hasOutput('StateMachineArn', { Value: { Ref: stateMachineId() } });
+  });
+});
