@@ -1,3 +1,8 @@
+import {
+  EXPORT_JOB_STATUSES,
+  type ExportJobStatus,
+  isTerminal,
+} from '../../functions/core/export/export-job.ts';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -6,8 +11,8 @@ import { ApiError } from '../errors.ts';
  * server's types: it must read what a server of another version sends.
  */
 
-export const EXPORT_STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted'] as const;
-export type ExportStatus = (typeof EXPORT_STATUSES)[number];
+/** The job's lifecycle is the server's own (functions/core/export/export-job.ts). */
+export { isTerminal };
 
 /** Formats the product documents; the API decides which of them this deployment can write. */
 export const EXPORT_FORMAT_CHOICES = ['json', 'csv', 'pdf'] as const;
@@ -15,7 +20,7 @@ export type ExportFormatChoice = (typeof EXPORT_FORMAT_CHOICES)[number];
 
 export interface ExportJobView {
   readonly id: string;
-  readonly status: ExportStatus;
+  readonly status: ExportJobStatus;
   readonly format: string;
   readonly title?: string;
   /** Echoed exactly as the user gave them. */
@@ -38,11 +43,6 @@ export interface ExportJobView {
 export interface ExportList {
   readonly exports: readonly ExportJobView[];
   readonly cursor?: string;
-}
-
-/** The job can no longer change: waiting ends here. */
-export function isTerminal(status: ExportStatus): boolean {
-  return status === 'completed' || status === 'failed' || status === 'deleted';
 }
 
 /** Checks an API answer is a job view; an ApiError (exit 1) naming what is wrong otherwise. */
@@ -77,8 +77,8 @@ export function readJobList(body: unknown, status = 200): ExportList {
 function jobViewProblem(body: unknown): string | undefined {
   if (!isObject(body)) return 'not a JSON object';
   if (typeof body.id !== 'string' || body.id === '') return '"id" is missing';
-  if (!(EXPORT_STATUSES as readonly unknown[]).includes(body.status))
-    return `"status" is not one of ${EXPORT_STATUSES.join(', ')}`;
+  if (!(EXPORT_JOB_STATUSES as readonly unknown[]).includes(body.status))
+    return `"status" is not one of ${EXPORT_JOB_STATUSES.join(', ')}`;
   if (typeof body.format !== 'string') return '"format" is missing';
   if (!isObject(body.range) || typeof body.range.from !== 'string' || typeof body.range.to !== 'string')
     return '"range" is missing';

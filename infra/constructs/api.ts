@@ -88,11 +88,7 @@ export class ExportApi extends Construct {
     const paths = props.paths ?? projectPaths();
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const { data } = props;
-    const environment = {
-      EVENTS_TABLE: data.eventsTable.tableName,
-      CONTROL_TABLE: data.controlTable.tableName,
-      ARTIFACT_BUCKET: data.artifactBucket.bucketName,
-    };
+    const environment = data.runtimeEnvironment();
 
     this.authorizerFunction = new ExportFunction(this, 'Authorizer', {
       entry: paths.handlerEntry('authorizer'),

@@ -45,6 +45,11 @@ export interface IExportData {
   readonly eventsTable: dynamodb.ITable;
   readonly controlTable: dynamodb.ITable;
   readonly artifactBucket: s3.IBucket;
+  /**
+   * The environment variables a function reads to find these resources (EVENTS_TABLE,
+   * CONTROL_TABLE, ARTIFACT_BUCKET: functions/adapters/runtime-config.ts).
+   */
+  runtimeEnvironment(): Record<string, string>;
   /** Read and write decision events (the table and its GSIs). */
   grantEventsReadWrite(grantee: iam.IGrantable): iam.Grant;
   /** Read decision events only: GetItem, BatchGetItem, Query, ConditionCheckItem (table and GSIs). */
@@ -163,6 +168,14 @@ export class ExportData extends Construct implements IExportData {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+  }
+
+  runtimeEnvironment(): Record<string, string> {
+    return {
+      EVENTS_TABLE: this.eventsTable.tableName,
+      CONTROL_TABLE: this.controlTable.tableName,
+      ARTIFACT_BUCKET: this.artifactBucket.bucketName,
+    };
   }
 
   grantEventsReadWrite(grantee: iam.IGrantable): iam.Grant {

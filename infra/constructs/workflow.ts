@@ -127,11 +127,7 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
     const paths = props.paths ?? projectPaths();
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const { data } = props;
-    const environment = {
-      EVENTS_TABLE: data.eventsTable.tableName,
-      CONTROL_TABLE: data.controlTable.tableName,
-      ARTIFACT_BUCKET: data.artifactBucket.bucketName,
-    };
+    const environment = data.runtimeEnvironment();
 
     this.functions = mapWorkflowSteps((step) => {
       const settings = STEP_SETTINGS[step];

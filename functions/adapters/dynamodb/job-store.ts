@@ -67,6 +67,7 @@ export class DynamoJobStore implements ExportJobStore {
   }
 
   async listJobs(options: { readonly limit: number; readonly cursor?: string }) {
+    const start = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     let output: QueryCommandOutput;
     try {
       output = await this.documents.send(
@@ -77,7 +78,7 @@ export class DynamoJobStore implements ExportJobStore {
           ExpressionAttributeValues: { ':jobs': JOBS_PARTITION },
           ScanIndexForward: false,
           Limit: options.limit,
-          ...(options.cursor === undefined ? {} : { ExclusiveStartKey: decodeCursor(options.cursor) }),
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
         }),
       );
     } catch (error) {
@@ -190,7 +191,10 @@ function decodeCursor(cursor: string): Record<string, unknown> {
     key === null ||
     Object.keys(record).length !== names.length ||
     !names.every((name) => typeof record[name] === 'string') ||
-    record.gsi1pk !== JOBS_PARTITION
+    record.gsi1pk !== JOBS_PARTITION ||
+    record.sk !== 'JOB' ||
+    !/^EXPORT#exp_[0-9a-z]{1,64}$/.test(String(record.pk)) ||
+    !/^\d{4}-\d{2}-\d{2}T[\d:.]{1,20}Z#exp_[0-9a-z]{1,64}$/.test(String(record.gsi1sk))
   ) {
     throw invalid();
   }

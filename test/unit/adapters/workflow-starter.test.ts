@@ -1,0 +1,93 @@
+import {
+  ExecutionAlreadyExists,
+  ExecutionLimitExceeded,
+  SFNClient,
+  SFNServiceException,
+  StartExecutionCommand,
+  StateMachineDoesNotExist,
+} from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { StepFunctionsWorkflowStarter } from '../../../functions/adapters/sfn/workflow-starter.ts';
+import { DependencyError } from '../../../functions/core/errors.ts';
+
+const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:keeptrusts-export';
+const ID = 'exp_0123456789abcdefghjk';
+
+const sfn = new SFNClient({
+  region: 'eu-west-1',
+  credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+});
+const sfnMock = mockClient(sfn);
+const starter = new StepFunctionsWorkflowStarter(sfn, ARN);
+
+const meta = { $metadata: { httpStatusCode: 400 } };
+
+/** Runs `action`, expecting it to reject with `type`; returns the error for further checks. */
+async function rejection<E>(action: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
+  const error = await action.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(type);
+  return error as E;
+}
+
+beforeEach(() => sfnMock.reset());
+
+describe('StepFunctionsWorkflowStarter', () => {
+  it('starts one execution of the state machine named after the export, with {"exportId"} as input', async () => {
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:${ID}`, startDate: new Date() });
+    await expect(starter.startExport(ID)).resolves.toBeUndefined();
+    const calls = sfnMock.commandCalls(StartExecutionCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]!.args[0].input;
+    expect(input).toEqual({ stateMachineArn: ARN, name: ID, input: expect.any(String) });
+    expect(JSON.parse(input.input!)).toEqual({ exportId: ID });
+    expect(input.input).toBe(`{"exportId":"${ID}"}`);
+    expect(sfnMock.calls()).toHaveLength(1);
+  });
+
+  it('treats ExecutionAlreadyExists as success: the export is already started', async () => {
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: `Execution Already Exists: '${ARN}:${ID}'`, ...meta }));
+    await expect(starter.startExport(ID)).resolves.toBeUndefined();
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it('also recognises ExecutionAlreadyExists by its name (as a deserialized service error)', async () => {
+    sfnMock.on(StartExecutionCommand).rejects(
+      new SFNServiceException({ name: 'ExecutionAlreadyExists', $fault: 'client', message: 'exists', ...meta }),
+    );
+    await expect(starter.startExport(ID)).resolves.toBeUndefined();
+  });
+
+  it.each([
+    ['StateMachineDoesNotExist', () => new StateMachineDoesNotExist({ message: 'State Machine Does Not Exist', ...meta })],
+    ['ExecutionLimitExceeded', () => new ExecutionLimitExceeded({ message: 'too many', ...meta })],
+    [
+      'a throttle',
+      () =>
+        new SFNServiceException({
+          name: 'ThrottlingException',
+          $fault: 'client',
+          message: 'Rate exceeded',
+          $metadata: { httpStatusCode: 400 },
+        }),
+    ],
+    ['a network error', () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
+  ])('turns %s into a DependencyError naming the export, keeping the cause', async (_, make) => {
+    const cause = make();
+    sfnMock.on(StartExecutionCommand).rejects(cause);
+    const error = await rejection(starter.startExport(ID), DependencyError);
+    expect(error.cause).toBe(cause);
+    expect(error.message).toContain(ID);
+    expect(error.code).toBe('unavailable');
+  });
+
+  it('does not treat an error merely mentioning ExecutionAlreadyExists in its message as success', async () => {
+    const cause = new Error('ExecutionAlreadyExists');
+    sfnMock.on(StartExecutionCommand).rejects(cause);
+    expect((await rejection(starter.startExport(ID), DependencyError)).cause).toBe(cause);
+  });
+});
