@@ -31,6 +31,11 @@ export interface ExportFunctionProps {
   readonly environment?: Readonly<Record<string, string>>;
   /** @default 256 */
   readonly memorySize?: number;
+  /**
+   * Node.js options added to `--enable-source-maps` in NODE_OPTIONS (e.g. V8 heap limits).
+   * @default - none
+   */
+  readonly nodeOptions?: readonly string[];
   /** @default Duration.seconds(10) */
   readonly timeout?: Duration;
   /**
@@ -97,7 +102,7 @@ export class ExportFunction extends Construct implements iam.IGrantable {
       tracing: lambda.Tracing.ACTIVE,
       environment: {
         POWERTOOLS_SERVICE_NAME,
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: ['--enable-source-maps', ...(props.nodeOptions ?? [])].join(' '),
         ...props.environment,
       },
       bundling: {

@@ -73,6 +73,15 @@ export const WORKFLOW_FUNCTION_TIMEOUTS: Readonly<Record<WorkflowStep, Duration>
 };
 
 /**
+ * V8 heap limits for ExportPage. Its live data is small and bounded (two part buffers, which live
+ * outside the V8 heap, and a page of events per shard) while it allocates fast (every event is
+ * decoded and encoded): a small young generation and a capped old one make the collector reclaim
+ * as it goes, so memory stays flat however many events an export holds. `npm run bench -- export`
+ * runs its measuring process with the same flags.
+ */
+export const EXPORT_PAGE_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128'];
+
+/**
  * How much longer the task waits than the function may run: room for a cold start and the
  * invocation round trip, so a function that runs to its own timeout reports its own error
  * (`Lambda.Unknown`/`Sandbox.Timedout`) rather than the task timing out first.
@@ -160,7 +169,7 @@ export function buildExportWorkflow(
     'exportPage',
     'Write the next pages of events to the artifact within the time budget; done when all are written',
   );
-  const finalize = task('finalize', 'Complete the artifact, write the signed manifest and mark the job done');
+  const finalize = task('finalize', 'Complete the artifact upload, check its size and mark the job completed with its SHA-256');
   const recordAudit = task('recordAudit', 'Append the completion to the audit trail');
   // No Catch on MarkFailed: if it fails after its retries, the execution fails with its error.
   const markFailed = task('markFailed', 'Abort the upload, mark the job failed with the reason and audit it');

@@ -7,6 +7,7 @@ import { type HandlerName, type ProjectPaths, projectPaths } from '../paths.ts';
 import type { IExportData } from './data.ts';
 import { ExportFunction } from './function.ts';
 import {
+  EXPORT_PAGE_NODE_OPTIONS,
   buildExportWorkflow,
   DEFAULT_WORKFLOW_TIMEOUT,
   mapWorkflowSteps,
@@ -54,6 +55,7 @@ interface StepSettings {
   readonly handler: HandlerName;
   readonly description: string;
   readonly memorySize?: number;
+  readonly nodeOptions?: readonly string[];
   /** The least privilege the step needs on the data layer. */
   readonly grant: (data: IExportData, fn: ExportFunction) => void;
 }
@@ -72,6 +74,7 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     description: 'Keeptrusts Export: workflow step ExportPage',
     // Encoding (CSV quoting, PDF layout) is CPU-bound; memory buys CPU, and parts are buffered.
     memorySize: 1024,
+    nodeOptions: EXPORT_PAGE_NODE_OPTIONS,
     grant: (data, fn) => {
       data.grantEventsRead(fn);
       data.grantControlReadWrite(fn);
@@ -139,6 +142,7 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
         timeout: WORKFLOW_FUNCTION_TIMEOUTS[step],
         logRetention,
         ...(settings.memorySize === undefined ? {} : { memorySize: settings.memorySize }),
+        ...(settings.nodeOptions === undefined ? {} : { nodeOptions: settings.nodeOptions }),
       });
       settings.grant(data, fn);
       return fn;

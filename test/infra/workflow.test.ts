@@ -4,6 +4,7 @@ import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import {
+  EXPORT_PAGE_NODE_OPTIONS,
   WORKFLOW_FUNCTION_TIMEOUTS,
   WORKFLOW_STATE_NAMES,
   WORKFLOW_STEPS,
@@ -215,7 +216,11 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
           CONTROL_TABLE: { Ref: logicalId(stack.data.controlTable) },
           ARTIFACT_BUCKET: { Ref: logicalId(stack.data.artifactBucket) },
           POWERTOOLS_SERVICE_NAME: 'keeptrusts-export',
-          NODE_OPTIONS: '--enable-source-maps',
+          // ExportPage alone runs with bounded V8 heap limits (flat memory, see the bench).
+          NODE_OPTIONS:
+            step === 'exportPage'
+              ? `--enable-source-maps ${EXPORT_PAGE_NODE_OPTIONS.join(' ')}`
+              : '--enable-source-maps',
         });
       }
     });

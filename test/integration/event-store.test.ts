@@ -26,6 +26,10 @@ interface QueryCall {
 let db: EmbeddedDynamoDb;
 let store: DynamoEventStore;
 let queries: QueryCall[] = [];
+
+/** `:pk` as the document client sends it (a string) or as the low-level client does (`{S}`). */
+const partitionKeyOf = (value: unknown): string =>
+  typeof value === 'object' && value !== null ? String((value as { S?: unknown }).S) : String(value);
 /**
  * When set, BatchWriteItem requests pass only the first n items on and report the rest
  * unprocessed, or fail as a whole when it throws (before the SDK's own retries, which sit below).
@@ -131,7 +135,7 @@ beforeAll(async () => {
         const output = result.output as { Count?: number; ScannedCount?: number };
         queries.push({
           indexName: input.IndexName,
-          partitionKey: String(input.ExpressionAttributeValues?.[':pk']),
+          partitionKey: partitionKeyOf(input.ExpressionAttributeValues?.[':pk']),
           count: output.Count ?? 0,
           scannedCount: output.ScannedCount ?? 0,
         });
@@ -244,10 +248,11 @@ describe('DynamoEventStore.streamEvents', () => {
     ).toEqual([]);
   });
 
-  it('reads lazily: stopping early leaves later pages and days unread', async () => {
+  it('reads lazily: stopping early leaves later days unread, with at most one page read ahead', async () => {
     for await (const _ of store.streamEvents({ from: '2026-03-01T00:00:00Z', to: '2026-03-10T23:59:59Z' }))
       break;
-    expect(queries).toHaveLength(SHARD_COUNT);
+    expect(queries.length).toBeGreaterThanOrEqual(SHARD_COUNT);
+    expect(queries.length).toBeLessThanOrEqual(2 * SHARD_COUNT);
     expect(queries.every((q) => q.partitionKey.startsWith('D#2026-03-01#'))).toBe(true);
   });
 

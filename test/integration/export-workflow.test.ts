@@ -18,6 +18,7 @@ import { handler as markFailed } from '../../functions/handlers/workflow/mark-fa
 import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts';
 import { handler as recordAudit } from '../../functions/handlers/workflow/record-audit.ts';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow.ts';
+import { resumeUnfinishedExports } from '../../infra/local/resume-exports.ts';
 import { withPartUploadFault } from '../../infra/local/part-upload-fault.ts';
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
@@ -83,14 +84,17 @@ function bind(store: ArtifactStore): ArtifactStore {
   };
 }
 
-/** Creates the export through the API's operation and runs its workflow to the end. */
-async function runExport(world: Adapters, body: Record<string, unknown>): Promise<ExportJob> {
-  useAdapters(world);
-  const runner = new LocalWorkflowRunner({
+function newRunner(): LocalWorkflowRunner {
+  return new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
     handlers: { prepare, exportPage: exportPageHandler, finalize, recordAudit, markFailed },
     retryIntervalOverrides: NO_WAIT,
   });
+}
+
+/** Creates the export through the API's operation and runs its workflow to the end. */
+async function runExport(world: Adapters, body: Record<string, unknown>, runner = newRunner()): Promise<ExportJob> {
+  useAdapters(world);
   await createExport(
     { ...exportOperationDeps(world), workflow: runner, newId: () => EXPORT_ID, now: () => CREATED },
     body,
@@ -215,5 +219,36 @@ describe('export workflow', () => {
     expect(parsed.errors).toEqual([]);
     expect(parsed.data[0]).toEqual(['id', 'timestamp', 'model', 'policy', 'action', 'result', 'tokens', 'latency_ms']);
     expect(new Set(parsed.data.slice(1).map((row) => row[0]))).toEqual(new Set(expected.map((event) => event.id)));
+  });
+
+  test('a local stack stopped mid-export resumes the job on its next start and writes the same bytes', async () => {
+    const first = newRunner();
+    let stopping: Promise<void> | undefined;
+    const world = await servers.world('restarted', {
+      artifactStore: (store) => ({
+        ...bind(store),
+        async uploadPart(key, uploadId, partNumber, body) {
+          const etag = await store.uploadPart(key, uploadId, partNumber, body);
+          // Ctrl-C while the first part is being written.
+          stopping ??= first.stop();
+          return etag;
+        },
+      }),
+    });
+    await runExport(world, { from: FROM, to: TO, format: 'json' }, first);
+    await stopping;
+    const stopped = (await world.jobStore.getJob(EXPORT_ID))!.value;
+    expect(stopped.status).toBe('running');
+    // Stopped with some parts stored (the one being read when the stop came is finished first).
+    expect(stopped.checkpoint?.parts.length).toBeGreaterThanOrEqual(1);
+    expect(stopped.checkpoint?.parts.length).toBeLessThan(unbrokenParts);
+
+    const second = newRunner();
+    expect(await resumeUnfinishedExports(world.jobStore, second)).toBe(1);
+    await second.idle();
+    const job = (await world.jobStore.getJob(EXPORT_ID))!.value;
+    expect(job.status).toBe('completed');
+    expect((await artifactBytes(world, job)).equals(unbroken)).toBe(true);
+    expect(await world.artifactStore.openUploads('exports/')).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { startEmbeddedS3 } from '../../infra/local/embedded-s3.ts';
  * of independent "worlds" (adapters over their own control table and bucket) that share one
  * decision-events table: two exports of the same events can then run side by side.
  */
-const MAX_WORLDS = 6;
+const MAX_WORLDS = 8;
 
 export interface ExportServers {
   readonly eventsTable: string;

@@ -1,9 +1,5 @@
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  type QueryCommandOutput,
-} from '@aws-sdk/lib-dynamodb';
+import { type AttributeValue, QueryCommand, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AppError, DependencyError, ValidationError } from '../../core/errors.ts';
 import type { DecisionEvent } from '../../core/events/decision-event.ts';
 import { daysInRange, sortableInstant } from '../../core/events/time-range.ts';
@@ -118,7 +114,7 @@ export class DynamoEventStore implements EventStore {
         { field: 'afterSortKey', rule: 'must be a sort key <instant>#<event id> from a previous stream' },
       ]);
     }
-    return this.stream(filter, options.afterSortKey, STREAM_FIRST_PAGE);
+    return this.stream(filter, options.afterSortKey, STREAM_FIRST_PAGE, true);
   }
 
   async queryEvents(
@@ -148,6 +144,7 @@ export class DynamoEventStore implements EventStore {
     filter: EventFilter,
     afterSortKey: string | undefined,
     firstPageSize: number,
+    readAhead = false,
   ): AsyncGenerator<StoredEvent> {
     const upper = sortableInstant(filter.to) + AFTER_LAST_ID;
     let lower = sortableInstant(filter.from);
@@ -175,6 +172,7 @@ export class DynamoEventStore implements EventStore {
                 limit,
               }),
             firstPageSize,
+            readAhead,
           ),
       );
       for await (const event of mergeBySortKey(shards)) {
@@ -192,6 +190,8 @@ export class DynamoEventStore implements EventStore {
     exclusiveStartKey: Record<string, unknown> | undefined;
     limit: number;
   }): Promise<{ events: StoredEvent[]; lastKey: Record<string, unknown> | undefined }> {
+    // The low-level Query: items come back as `{S: …}` maps and are read directly, skipping the
+    // document client's unmarshalling copy of every item (exports read millions of them).
     let output: QueryCommandOutput;
     try {
       output = await this.documents.send(
@@ -201,9 +201,15 @@ export class DynamoEventStore implements EventStore {
           KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :upper',
           ProjectionExpression: '#sk, #e',
           ExpressionAttributeNames: { '#pk': q.partitionKeyName, '#sk': 'sk', '#e': 'e' },
-          ExpressionAttributeValues: { ':pk': q.partitionKey, ':lower': q.lower, ':upper': q.upper },
+          ExpressionAttributeValues: {
+            ':pk': { S: q.partitionKey },
+            ':lower': { S: q.lower },
+            ':upper': { S: q.upper },
+          },
           Limit: q.limit,
-          ...(q.exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: q.exclusiveStartKey }),
+          ...(q.exclusiveStartKey === undefined
+            ? {}
+            : { ExclusiveStartKey: q.exclusiveStartKey as Record<string, AttributeValue> }),
         }),
       );
     } catch (error) {
@@ -212,32 +218,43 @@ export class DynamoEventStore implements EventStore {
       });
     }
     const events = (output.Items ?? []).map((item) => {
-      if (typeof item.sk !== 'string' || typeof item.e !== 'string') {
+      const sortKey = item.sk?.S;
+      const json = item.e?.S;
+      if (sortKey === undefined || json === undefined) {
         throw new DependencyError(
           `A stored decision event in ${this.tableName} lacks its sk or e attribute.`,
         );
       }
-      return { sortKey: item.sk, json: item.e };
+      return { sortKey, json };
     });
     return { events, lastKey: output.LastEvaluatedKey };
   }
 }
 
-type PageFetcher = (
-  exclusiveStartKey: Record<string, unknown> | undefined,
-  limit: number,
-) => Promise<{ events: StoredEvent[]; lastKey: Record<string, unknown> | undefined }>;
+interface Page {
+  readonly events: StoredEvent[];
+  readonly lastKey: Record<string, unknown> | undefined;
+}
 
-/** One shard partition read page by page, only when the merge has used up the previous page. */
+type PageFetcher = (exclusiveStartKey: Record<string, unknown> | undefined, limit: number) => Promise<Page>;
+
+/** One shard partition read page by page, in order. */
 class ShardReader {
   private buffer: StoredEvent[] = [];
   private position = 0;
   private lastKey: Record<string, unknown> | undefined;
   private exhausted = false;
+  private ahead: Promise<Page> | undefined;
 
+  /**
+   * With `readAhead`, the next page is requested as soon as a page arrives, so DynamoDB works on
+   * it while the caller consumes this one (a long stream). Without it nothing is read beyond what
+   * the caller asks for (a short page of results).
+   */
   constructor(
     private readonly fetchPage: PageFetcher,
     private pageSize: number,
+    private readonly readAhead = false,
   ) {}
 
   peek(): StoredEvent | undefined {
@@ -248,17 +265,38 @@ class ShardReader {
     return this.buffer[this.position++];
   }
 
+  /** Whether peek() is empty only because the next page has not been read yet. */
+  needsFill(): boolean {
+    return this.position >= this.buffer.length && (!this.exhausted || this.ahead !== undefined);
+  }
+
   /** Ensures peek() shows the next event, unless the partition has no more. */
   async fill(): Promise<void> {
-    while (this.position >= this.buffer.length && !this.exhausted) {
-      const page = await this.fetchPage(this.lastKey, this.pageSize);
+    while (this.needsFill()) {
+      const page = await (this.ahead ?? this.fetch());
+      this.ahead = undefined;
       this.buffer = page.events;
       this.position = 0;
-      this.lastKey = page.lastKey;
-      this.exhausted = page.lastKey === undefined;
-      // A reader that needs a second page likely needs many; grow toward DynamoDB's page size.
-      this.pageSize = Math.min(MAX_QUERY_PAGE, this.pageSize * 2);
+      if (this.readAhead && !this.exhausted) {
+        this.ahead = this.fetch();
+        // Awaited by the next fill(); if the stream is abandoned first, its failure is moot.
+        this.ahead.catch(() => undefined);
+      }
     }
+  }
+
+  private fetch(): Promise<Page> {
+    const request = this.fetchPage(this.lastKey, this.pageSize);
+    // The next request starts after this one's key, so the key is taken when it is known.
+    const page = request.then((result) => {
+      this.lastKey = result.lastKey;
+      this.exhausted = result.lastKey === undefined;
+      return result;
+    });
+    this.exhausted = true; // until this page says otherwise, nothing more may be requested
+    // A reader that needs a second page likely needs many; grow toward DynamoDB's page size.
+    this.pageSize = Math.min(MAX_QUERY_PAGE, this.pageSize * 2);
+    return page;
   }
 }
 
@@ -273,7 +311,7 @@ async function* mergeBySortKey(shards: readonly ShardReader[]): AsyncGenerator<S
     }
     if (next === undefined) return;
     yield next.take()!;
-    await next.fill();
+    if (next.needsFill()) await next.fill();
   }
 }
 

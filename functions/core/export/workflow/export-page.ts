@@ -4,11 +4,18 @@ import { encoderFor } from '../encoders.ts';
 import { eventFilterOf, exportMetadataOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
 import { type ExportJob, recordProgress } from '../export-job.ts';
+import { PartBuffer } from './part-buffer.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
 /** S3's smallest part (all but the last part of an upload must be at least this big). */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
-export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+/**
+ * Parts start at the minimum: larger parts only mean fewer requests, and memory holds two of them
+ * (one uploading, one filling).
+ */
+export const DEFAULT_PART_BYTES = MIN_PART_BYTES;
+/** Room for the event that takes a part over its threshold, so the buffer rarely grows. */
+const PART_SLACK_BYTES = 256 * 1024;
 /** S3 allows 10,000 parts; growing the part size every 1,000 parts keeps far below that. */
 const PARTS_PER_SIZE_STEP = 1000;
 
@@ -22,7 +29,7 @@ export interface ExportPageOptions {
   readonly partBytes?: number;
 }
 
-/** The size a part must reach before it is uploaded: it grows so 10,000 parts hold 400+ GB. */
+/** The size a part must reach before it is uploaded: it grows so S3's 10,000 parts hold 288 GB. */
 export function partThreshold(partNumber: number, base: number): number {
   return base * (1 + Math.floor((partNumber - 1) / PARTS_PER_SIZE_STEP));
 }
@@ -32,9 +39,10 @@ export function partThreshold(partNumber: number, base: number): number {
  * saving the checkpoint after every part, until the events run out (the last part, with the
  * trailer, is uploaded: `done: true`) or the time budget runs out (`done: false`: call again).
  *
- * Memory holds at most one part. Parts are cut at event boundaries and only once the text
- * reaches the threshold in UTF-16 units, which is never more than its UTF-8 byte length, so
- * every part but the last is at least the threshold in bytes.
+ * Parts are cut at event boundaries once they reach the threshold in bytes. While one part
+ * uploads, the next is read and encoded into a second buffer: at most one upload is in flight,
+ * and checkpoints are saved in part order, each only once its part is stored. Memory holds two
+ * parts whatever the size of the export.
  */
 export async function exportPage(
   deps: ExportWorkflowDeps,
@@ -53,61 +61,80 @@ export async function exportPage(
   }
   let checkpoint: ExportCheckpoint = job.checkpoint;
   if (checkpoint.done) return { exportId, done: true };
+  const { artifactKey, uploadId } = checkpoint;
 
   const encoder = encoderFor(job.format);
   const metadata = exportMetadataOf(job);
   const digest = ResumableSha256.fromState(checkpoint.digest);
-  let pending: string[] = [];
-  let pendingChars = 0;
+  const buffers = [new PartBuffer(partBytes + PART_SLACK_BYTES), new PartBuffer(partBytes + PART_SLACK_BYTES)];
+  let current = buffers[0]!;
   let records = checkpoint.records;
   let lastSortKey = checkpoint.afterSortKey;
-  const append = (text: string) => {
-    pending.push(text);
-    pendingChars += text.length;
+  let bytesCut = checkpoint.bytes;
+  let nextPartNumber = checkpoint.parts.length + 1;
+  let inFlight: Promise<void> | undefined;
+
+  const save = async (next: ExportCheckpoint) => {
+    checkpoint = next;
+    job = { ...recordProgress(job, next.records), checkpoint: next };
+    revision = await deps.jobs.saveJob(job, revision);
   };
 
-  const uploadPending = async (done: boolean) => {
-    const body = Buffer.from(pending.join(''), 'utf8');
-    pending = [];
-    pendingChars = 0;
-    const partNumber = checkpoint.parts.length + 1;
-    const etag = await deps.artifacts.uploadPart(checkpoint.artifactKey, checkpoint.uploadId, partNumber, body);
+  /** Hands the current buffer to an upload and carries on in the other one. */
+  const cut = async (done: boolean) => {
+    const body = current.bytes();
     digest.update(body);
-    checkpoint = {
-      ...checkpoint,
-      parts: [...checkpoint.parts, { partNumber, etag }],
+    bytesCut += body.length;
+    const partNumber = nextPartNumber++;
+    const reached = {
       records,
-      bytes: checkpoint.bytes + body.length,
+      bytes: bytesCut,
       ...(lastSortKey === undefined ? {} : { afterSortKey: lastSortKey }),
       digest: digest.toState(),
       done,
     };
-    job = { ...recordProgress(job, records), checkpoint };
-    revision = await deps.jobs.saveJob(job, revision);
+    // The previous part is stored and saved: its buffer is free, and checkpoints stay in order.
+    await inFlight;
+    inFlight = (async () => {
+      const etag = await deps.artifacts.uploadPart(artifactKey, uploadId, partNumber, body);
+      await save({ ...checkpoint, ...reached, parts: [...checkpoint.parts, { partNumber, etag }] });
+    })();
+    // Awaited before this step returns or throws; this only keeps it from counting as unhandled.
+    inFlight.catch(() => undefined);
+    current = current === buffers[0] ? buffers[1]! : buffers[0]!;
+    current.clear();
   };
 
-  if (checkpoint.parts.length === 0) append(encoder.header(metadata));
-  const stream = deps.events.streamEvents(
-    eventFilterOf(job),
-    checkpoint.afterSortKey === undefined ? {} : { afterSortKey: checkpoint.afterSortKey },
-  );
-  for await (const event of stream) {
-    append(encoder.encode(event, records));
-    records += 1;
-    lastSortKey = event.sortKey;
-    if (pendingChars >= partThreshold(checkpoint.parts.length + 1, partBytes)) {
-      await uploadPending(false);
-      if (options.timeLeftMs() <= 0) return { exportId, done: false };
+  try {
+    if (checkpoint.parts.length === 0) current.append(encoder.header(metadata));
+    const stream = deps.events.streamEvents(
+      eventFilterOf(job),
+      checkpoint.afterSortKey === undefined ? {} : { afterSortKey: checkpoint.afterSortKey },
+    );
+    for await (const event of stream) {
+      current.append(encoder.encode(event, records));
+      records += 1;
+      lastSortKey = event.sortKey;
+      if (current.byteLength >= partThreshold(nextPartNumber, partBytes)) {
+        await cut(false);
+        if (options.timeLeftMs() <= 0) {
+          await inFlight;
+          return { exportId, done: false };
+        }
+      }
     }
+    current.append(encoder.trailer(metadata, records));
+    if (current.byteLength > 0) {
+      await cut(true);
+      await inFlight;
+    } else {
+      // Nothing left to write (a CSV's trailer is empty): the parts so far are the whole artifact.
+      await inFlight;
+      await save({ ...checkpoint, done: true });
+    }
+    return { exportId, done: true };
+  } catch (error) {
+    await inFlight?.catch(() => undefined);
+    throw error;
   }
-  append(encoder.trailer(metadata, records));
-  if (pendingChars > 0) {
-    await uploadPending(true);
-  } else {
-    // Nothing left to write (a CSV's trailer is empty): the parts so far are the whole artifact.
-    checkpoint = { ...checkpoint, done: true };
-    job = { ...job, checkpoint };
-    revision = await deps.jobs.saveJob(job, revision);
-  }
-  return { exportId, done: true };
 }
