@@ -6,6 +6,7 @@ import { ConflictError, ValidationError } from '../../functions/core/errors.ts';
 import { type ExportJob, newExportJob, startJob } from '../../functions/core/export/export-job.ts';
 import type { IdempotencyClaim } from '../../functions/core/ports.ts';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../support/embedded-dynamodb.ts';
+import { rejection } from '../support/rejection.ts';
 
 /** DynamoJobStore on the real embedded DynamoDB (dynalite), each test on its own tables. */
 
@@ -31,16 +32,6 @@ function jobAt(n: number, minute: number, title = `job ${n}`): ExportJob {
     new Date(Date.UTC(2026, 4, 1, 12, minute)),
     idOf(n),
   );
-}
-
-/** Runs `action`, expecting it to reject with `type`; returns the error for further checks. */
-async function rejection<E>(action: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
-  const error = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(type);
-  return error as E;
 }
 
 let db: EmbeddedDynamoDb;

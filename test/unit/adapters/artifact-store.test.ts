@@ -15,6 +15,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { attachmentDisposition, S3ArtifactStore } from '../../../functions/adapters/s3/artifact-store.ts';
 import { DependencyError, ValidationError } from '../../../functions/core/errors.ts';
+import { rejection } from '../../support/rejection.ts';
 
 const BUCKET = 'kt-artifacts';
 const KEY = 'exports/exp_1/events.csv';
@@ -35,16 +36,6 @@ const serviceError = (name: string, status: number) =>
   });
 const noSuchUpload = () =>
   new NoSuchUpload({ message: 'The specified upload does not exist.', $metadata: { httpStatusCode: 404 } });
-
-/** Runs `action`, expecting it to reject with `type`; returns the error for further checks. */
-async function rejection<E>(action: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
-  const error = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(type);
-  return error as E;
-}
 
 beforeEach(() => s3Mock.reset());
 

@@ -9,6 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { StepFunctionsWorkflowStarter } from '../../../functions/adapters/sfn/workflow-starter.ts';
 import { DependencyError } from '../../../functions/core/errors.ts';
+import { rejection } from '../../support/rejection.ts';
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:keeptrusts-export';
 const ID = 'exp_0123456789abcdefghjk';
@@ -21,16 +22,6 @@ const sfnMock = mockClient(sfn);
 const starter = new StepFunctionsWorkflowStarter(sfn, ARN);
 
 const meta = { $metadata: { httpStatusCode: 400 } };
-
-/** Runs `action`, expecting it to reject with `type`; returns the error for further checks. */
-async function rejection<E>(action: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
-  const error = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(type);
-  return error as E;
-}
 
 beforeEach(() => sfnMock.reset());
 

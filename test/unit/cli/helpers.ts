@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliIo } from '../../../cli/output.ts';
 import { validEvent } from '../../support/decision-events.ts';
+import { rejection as rejectionOf } from '../../support/rejection.ts';
 
 /** A valid decision event; `n` makes the id unique. */
 export function event(n: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -53,13 +54,7 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
-/** The rejection of a promise (fails the test if it resolves). */
-export async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected the promise to reject, but it resolved');
+/** The rejection of a promise (fails the test if it resolves or rejects with a non-Error). */
+export function rejection(promise: Promise<unknown>): Promise<Error> {
+  return rejectionOf(promise, Error);
 }
