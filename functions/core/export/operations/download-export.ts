@@ -1,6 +1,6 @@
 import type { Principal } from '../../auth/token-record.ts';
 import { requireScope } from '../../auth/tokens.ts';
-import { ConflictError } from '../../errors.ts';
+import { ConflictError, IntegrityError } from '../../errors.ts';
 import { encoderFor } from '../encoders.ts';
 import { artifactFilenameOf } from '../export-artifact.ts';
 import type { ExportJob } from '../export-job.ts';
@@ -28,10 +28,15 @@ export async function downloadExport(
 ): Promise<ExportDownload> {
   requireScope(principal, 'exports:read');
   const { value: job } = await visibleJob(deps.jobs, principal, requireExportId(exportId));
-  if (job.status !== 'completed' || job.artifactKey === undefined) throw notDownloadable(job);
+  if (job.status !== 'completed') throw notDownloadable(job);
+  const { artifactKey, bytes, sha256 } = job;
+  if (artifactKey === undefined || bytes === undefined || sha256 === undefined) {
+    // completeJob sets all three; a completed job without them is damaged, not merely unfinished.
+    throw new IntegrityError(`Export ${job.id} is completed but its record lacks the file's location or digest.`);
+  }
   const filename = artifactFilenameOf(job);
   const now = deps.now();
-  const url = await deps.artifacts.downloadUrl(job.artifactKey, {
+  const url = await deps.artifacts.downloadUrl(artifactKey, {
     expiresInSeconds: DOWNLOAD_URL_SECONDS,
     filename,
   });
@@ -40,14 +45,14 @@ export async function downloadExport(
     exportId: job.id,
     actor: principal.tokenId,
     at: now.toISOString(),
-    details: { sha256: job.sha256 ?? '' },
+    details: { sha256 },
   });
   return {
     url,
     expires: new Date(now.getTime() + DOWNLOAD_URL_SECONDS * 1000).toISOString(),
     filename,
-    bytes: job.bytes ?? 0,
-    sha256: job.sha256 ?? '',
+    bytes,
+    sha256,
     contentType: encoderFor(job.format).contentType,
   };
 }
