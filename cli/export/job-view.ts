@@ -15,8 +15,10 @@ import { ApiError } from '../errors.ts';
 export { isTerminal };
 
 /** Formats the product documents; the API decides which of them this deployment can write. */
-export const EXPORT_FORMAT_CHOICES = ['json', 'csv', 'pdf'] as const;
-export type ExportFormatChoice = (typeof EXPORT_FORMAT_CHOICES)[number];
+export {
+  DOCUMENTED_FORMATS as EXPORT_FORMAT_CHOICES,
+  type DocumentedFormat as ExportFormatChoice,
+} from '../../functions/core/export/export-metadata.ts';
 
 export interface ExportJobView {
   readonly id: string;

@@ -19,7 +19,7 @@ import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts
 import { handler as recordAudit } from '../../functions/handlers/workflow/record-audit.ts';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow.ts';
 import { resumeUnfinishedExports } from '../../infra/local/resume-exports.ts';
-import { withPartUploadFault } from '../../infra/local/part-upload-fault.ts';
+import { withPartUploadFault, withUploadPart } from '../../infra/local/part-upload-fault.ts';
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
 
@@ -62,26 +62,10 @@ afterAll(async () => servers?.close());
 
 /** Counts every part upload, to prove where a run failed and how often it retried. */
 function countingParts(store: ArtifactStore, counter: { parts: number }): ArtifactStore {
-  return {
-    ...bind(store),
-    async uploadPart(key, uploadId, partNumber, body) {
-      counter.parts += 1;
-      return store.uploadPart(key, uploadId, partNumber, body);
-    },
-  };
-}
-
-function bind(store: ArtifactStore): ArtifactStore {
-  return {
-    startUpload: store.startUpload.bind(store),
-    uploadPart: store.uploadPart.bind(store),
-    completeUpload: store.completeUpload.bind(store),
-    abortUpload: store.abortUpload.bind(store),
-    artifactSize: store.artifactSize.bind(store),
-    downloadUrl: store.downloadUrl.bind(store),
-    deleteArtifact: store.deleteArtifact.bind(store),
-    openUploads: store.openUploads.bind(store),
-  };
+  return withUploadPart(store, (key, uploadId, partNumber, body) => {
+    counter.parts += 1;
+    return store.uploadPart(key, uploadId, partNumber, body);
+  });
 }
 
 function newRunner(): LocalWorkflowRunner {
@@ -225,15 +209,13 @@ describe('export workflow', () => {
     const first = newRunner();
     let stopping: Promise<void> | undefined;
     const world = await servers.world('restarted', {
-      artifactStore: (store) => ({
-        ...bind(store),
-        async uploadPart(key, uploadId, partNumber, body) {
+      artifactStore: (store) =>
+        withUploadPart(store, async (key, uploadId, partNumber, body) => {
           const etag = await store.uploadPart(key, uploadId, partNumber, body);
           // Ctrl-C while the first part is being written.
           stopping ??= first.stop();
           return etag;
-        },
-      }),
+        }),
     });
     await runExport(world, { from: FROM, to: TO, format: 'json' }, first);
     await stopping;

@@ -1,13 +1,13 @@
 import { ValidationError } from '../errors.ts';
 import { csvEncoder } from './csv-encoder.ts';
 import type { ExportEncoder } from './encoder.ts';
-import { EXPORT_FORMATS, type ExportFormat } from './export-metadata.ts';
+import { DOCUMENTED_FORMATS, EXPORT_FORMATS, type ExportFormat } from './export-metadata.ts';
 import { jsonEncoder } from './json-encoder.ts';
 
 const ENCODERS: Readonly<Record<ExportFormat, ExportEncoder>> = { json: jsonEncoder, csv: csvEncoder };
 
 /** Formats the product documents but this build cannot write yet; they get their own message. */
-const PLANNED_FORMATS: readonly string[] = ['pdf'];
+const PLANNED_FORMATS: readonly string[] = DOCUMENTED_FORMATS.filter((format) => !isExportFormat(format));
 
 export function isExportFormat(value: unknown): value is ExportFormat {
   return typeof value === 'string' && (EXPORT_FORMATS as readonly string[]).includes(value);

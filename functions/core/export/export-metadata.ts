@@ -1,7 +1,12 @@
 import type { TimeRange } from '../events/time-range.ts';
 
+/** Every format the product documents (the tutorial's `--format`), written yet or not. */
+export const DOCUMENTED_FORMATS = ['json', 'csv', 'pdf'] as const;
+
+export type DocumentedFormat = (typeof DOCUMENTED_FORMATS)[number];
+
 /** Artifact formats the encoders can write today. */
-export const EXPORT_FORMATS = ['json', 'csv'] as const;
+export const EXPORT_FORMATS = ['json', 'csv'] as const satisfies readonly DocumentedFormat[];
 
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 

@@ -3,7 +3,7 @@ import { type FieldIssue, ForbiddenError, ValidationError } from '../errors.ts';
 import { decisionEventSchema, instantOf } from '../events/decision-event.ts';
 import { parseTimeRange, type TimeRange } from '../events/time-range.ts';
 import { isExportFormat } from './encoders.ts';
-import { EXPORT_FORMATS, type ExportFilters, type ExportFormat } from './export-metadata.ts';
+import { DOCUMENTED_FORMATS, EXPORT_FORMATS, type ExportFilters, type ExportFormat } from './export-metadata.ts';
 
 /** A validated `POST /v1/exports` body, with the caller's team restriction already applied. */
 export interface ExportRequest {
@@ -21,8 +21,6 @@ export const MAX_TITLE_CHARS = 200;
 const DAY_MS = 86_400_000;
 const FIELDS = ['from', 'to', 'format', 'title', 'filters'] as const;
 const FILTER_FIELDS = ['team', 'policy'] as const;
-// Formats the product documents; a caller who names one of these is told about all of them.
-const DOCUMENTED_FORMATS: readonly string[] = ['json', 'csv', 'pdf'];
 // The title reaches terminals, CSV-adjacent metadata and the PDF cover: C1 controls include CSI,
 // which a terminal would act on just like ESC.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -97,7 +95,7 @@ function parseFormat(format: unknown, issues: FieldIssue[]): ExportFormat | unde
   if (isExportFormat(format)) return format;
   if (format === undefined) {
     issues.push({ field: 'format', rule: 'is required' });
-  } else if (typeof format === 'string' && DOCUMENTED_FORMATS.includes(format)) {
+  } else if (typeof format === 'string' && (DOCUMENTED_FORMATS as readonly string[]).includes(format)) {
     issues.push({
       field: 'format',
       rule: `${format} is not yet supported; use one of ${EXPORT_FORMATS.join(', ')}`,
@@ -156,7 +154,7 @@ function summary(issues: readonly FieldIssue[], format: unknown): string {
   // A documented format this build cannot write is the only problem: say so in the headline,
   // since the body itself is well formed.
   if (issues.length === 1 && issues[0]?.field === 'format' && typeof format === 'string') {
-    if (DOCUMENTED_FORMATS.includes(format)) return `The ${format} export format is not yet supported.`;
+    if ((DOCUMENTED_FORMATS as readonly string[]).includes(format)) return `The ${format} export format is not yet supported.`;
   }
   return 'The export request is invalid.';
 }
