@@ -1,6 +1,8 @@
 import type { AuditEntry, AuditRecord } from './audit/audit-chain.ts';
 import type { DecisionEvent } from './events/decision-event.ts';
-import type { TimeRange } from './events/time-range.ts';
+import type { EventFilter } from './events/event-filter.ts';
+import type { StoredEvent } from './events/stored-event.ts';
+import type { UploadedPart } from './export/export-checkpoint.ts';
 import type { TokenRecord } from './auth/token-record.ts';
 import type { ExportJob } from './export/export-job.ts';
 
@@ -8,20 +10,6 @@ import type { ExportJob } from './export/export-job.ts';
  * What the core needs from the outside world. Adapters in functions/adapters implement these
  * against AWS (or the embedded local servers); tests may implement them in memory.
  */
-
-/** Which events a query or export selects: a time range and optional exact-match filters. */
-export interface EventFilter extends TimeRange {
-  readonly team?: string;
-  readonly policy?: string;
-}
-
-/** An event as stored: its position in export order and its canonical JSON bytes. */
-export interface StoredEvent {
-  /** `<sortable instant>#<id>`; strictly increasing along a stream. */
-  readonly sortKey: string;
-  /** canonicalEventJson(event) */
-  readonly json: string;
-}
 
 export interface EventPage {
   readonly events: readonly DecisionEvent[];
@@ -50,12 +38,6 @@ export interface EventStore {
 export interface TokenStore {
   putToken(record: TokenRecord): Promise<void>;
   getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined>;
-}
-
-/** One uploaded part of a multipart artifact upload. */
-export interface UploadedPart {
-  readonly partNumber: number;
-  readonly etag: string;
 }
 
 /**
@@ -131,9 +113,9 @@ export interface AuditLog {
   append(
     record: AuditRecord,
   ): Promise<AuditEntry>;
-  /** Entries in chain order, optionally only those of one export. */
+  /** Entries in chain order, optionally only those about one subject (an export id, say). */
   entries(options?: {
-    readonly exportId?: string;
+    readonly subject?: string;
     readonly afterSeq?: number;
     readonly limit?: number;
   }): Promise<readonly AuditEntry[]>;

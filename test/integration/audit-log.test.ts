@@ -65,7 +65,7 @@ function rec(exportId: string, action: AuditRecord['action'] = 'export.created',
   clock += 1000;
   return {
     action,
-    exportId,
+    subject: exportId,
     actor: action === 'export.completed' || action === 'export.failed' ? 'workflow' : 'tok_0123456789ab',
     at: new Date(clock).toISOString(),
     ...(n === undefined ? {} : { details: { n } }),
@@ -100,10 +100,10 @@ describe('DynamoAuditLog', () => {
       'actor',
       'at',
       'details',
-      'exportId',
       'hash',
       'prevHash',
       'seq',
+      'subject',
     ]);
   });
 
@@ -137,7 +137,7 @@ describe('DynamoAuditLog', () => {
         TableName: db.tables.controlTable,
         Item: {
           ...auditKeys.entry(4),
-          gsi1pk: auditKeys.exportPartition(orphan.exportId),
+          gsi1pk: auditKeys.subjectPartition(orphan.subject),
           gsi1sk: auditKeys.paddedSeq(4),
           ...orphan,
         },
@@ -149,7 +149,7 @@ describe('DynamoAuditLog', () => {
     expect(next.seq).toBe(5);
     expect(next.prevHash).toBe(orphan.hash);
     const stored = await log.entries();
-    expect(stored.map((e) => e.exportId)).toEqual(['exp_a', 'exp_a', 'exp_a', 'exp_crashed', 'exp_a']);
+    expect(stored.map((e) => e.subject)).toEqual(['exp_a', 'exp_a', 'exp_a', 'exp_crashed', 'exp_a']);
     expect(stored[3]).toEqual(orphan);
     expect(verifyChain(stored)).toEqual({ ok: true, count: 5 });
     expect(await head()).toMatchObject({ seq: 5, hash: next.hash });
@@ -192,12 +192,12 @@ describe('DynamoAuditLog', () => {
   it('lists the entries of one export, in chain order, with afterSeq and limit', async () => {
     const actions: AuditRecord['action'][] = ['export.created', 'export.completed', 'export.downloaded'];
     for (let i = 0; i < 9; i++) await log.append(rec(i % 3 === 0 ? 'exp_x' : `exp_${i}`, actions[i % 3], i));
-    const forX = await log.entries({ exportId: 'exp_x' });
+    const forX = await log.entries({ subject: 'exp_x' });
     expect(forX.map((e) => e.seq)).toEqual([1, 4, 7]);
-    expect(forX.every((e) => e.exportId === 'exp_x')).toBe(true);
-    expect((await log.entries({ exportId: 'exp_x', afterSeq: 1 })).map((e) => e.seq)).toEqual([4, 7]);
-    expect((await log.entries({ exportId: 'exp_x', limit: 2 })).map((e) => e.seq)).toEqual([1, 4]);
-    expect(await log.entries({ exportId: 'exp_none' })).toEqual([]);
+    expect(forX.every((e) => e.subject === 'exp_x')).toBe(true);
+    expect((await log.entries({ subject: 'exp_x', afterSeq: 1 })).map((e) => e.seq)).toEqual([4, 7]);
+    expect((await log.entries({ subject: 'exp_x', limit: 2 })).map((e) => e.seq)).toEqual([1, 4]);
+    expect(await log.entries({ subject: 'exp_none' })).toEqual([]);
 
     expect((await log.entries({ afterSeq: 6 })).map((e) => e.seq)).toEqual([7, 8, 9]);
     expect((await log.entries({ afterSeq: 2, limit: 3 })).map((e) => e.seq)).toEqual([3, 4, 5]);

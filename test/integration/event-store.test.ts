@@ -11,7 +11,8 @@ import {
 } from '../../functions/core/events/decision-event.ts';
 import { generateDemoEvents } from '../../functions/core/events/demo-events.ts';
 import { daysInRange, eventSortKey } from '../../functions/core/events/time-range.ts';
-import type { EventFilter, StoredEvent } from '../../functions/core/ports.ts';
+import type { EventFilter } from '../../functions/core/events/event-filter.ts';
+import type { StoredEvent } from '../../functions/core/events/stored-event.ts';
 import { countItems } from '../support/count-items.ts';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../support/embedded-dynamodb.ts';
 

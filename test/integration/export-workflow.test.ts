@@ -129,7 +129,7 @@ describe('export workflow', () => {
         .map((event) => event.id),
     );
     expect(await world.artifactStore.openUploads('exports/')).toEqual([]);
-    const audit = await world.auditLog.entries({ exportId: EXPORT_ID });
+    const audit = await world.auditLog.entries({ subject: EXPORT_ID });
     expect(audit.map((entry) => entry.action)).toEqual(['export.created', 'export.completed']);
   });
 
@@ -161,7 +161,7 @@ describe('export workflow', () => {
     expect(job.checkpoint).toBeUndefined();
     expect(await world.artifactStore.openUploads('exports/')).toEqual([]);
     expect(await world.artifactStore.artifactSize(artifactKeyOf(job))).toBeUndefined();
-    const audit = await world.auditLog.entries({ exportId: EXPORT_ID });
+    const audit = await world.auditLog.entries({ subject: EXPORT_ID });
     expect(audit.map((entry) => entry.action)).toEqual(['export.created', 'export.failed']);
   });
 

@@ -36,14 +36,14 @@ const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
  * Keys of the audit trail in the ExportControl table:
  * - the head, `pk = AUDIT, sk = HEAD`, holds { seq, hash } of the last entry linked into the chain;
  * - entry n is `pk = AUDIT, sk = E#<n, 12 digits>`, and is listed per export by
- *   `gsi1pk = AUDIT#<exportId>, gsi1sk = <n, 12 digits>`.
+ *   `gsi1pk = AUDIT#<subject>, gsi1sk = <n, 12 digits>`.
  * Entries are written once (attribute_not_exists) and never updated.
  */
 export const auditKeys = {
   partition: 'AUDIT',
   head: { pk: 'AUDIT', sk: 'HEAD' },
   entry: (seq: number) => ({ pk: 'AUDIT', sk: `E#${paddedSeq(seq)}` }),
-  exportPartition: (exportId: string) => `AUDIT#${exportId}`,
+  subjectPartition: (subject: string) => `AUDIT#${subject}`,
   paddedSeq,
 } as const;
 
@@ -62,7 +62,7 @@ export const auditKeys = {
  * whose response was lost and then retried by the SDK is recognised as our own entry rather than
  * appended twice. An append that fails with a DependencyError may still have written its entry (it
  * is then linked by the next append); a caller that retries should first look for it, as
- * entries({ exportId }) allows.
+ * entries({ subject }) allows.
  */
 export class DynamoAuditLog implements AuditLog {
   private readonly maxAppendAttempts: number;
@@ -127,12 +127,12 @@ export class DynamoAuditLog implements AuditLog {
   }
 
   async entries(
-    options: { readonly exportId?: string; readonly afterSeq?: number; readonly limit?: number } = {},
+    options: { readonly subject?: string; readonly afterSeq?: number; readonly limit?: number } = {},
   ): Promise<readonly AuditEntry[]> {
-    const { exportId, afterSeq = 0, limit } = options;
+    const { subject, afterSeq = 0, limit } = options;
     const issues: FieldIssue[] = [];
-    if (exportId !== undefined && (typeof exportId !== 'string' || exportId.length === 0)) {
-      issues.push({ field: 'exportId', rule: 'must be a non-empty string' });
+    if (subject !== undefined && (typeof subject !== 'string' || subject.length === 0)) {
+      issues.push({ field: 'subject', rule: 'must be a non-empty string' });
     }
     if (!Number.isSafeInteger(afterSeq) || afterSeq < 0 || afterSeq > MAX_SEQ) {
       issues.push({ field: 'afterSeq', rule: 'must be a whole number of 0 or more' });
@@ -144,7 +144,7 @@ export class DynamoAuditLog implements AuditLog {
     if (afterSeq === MAX_SEQ) return [];
 
     const query: QueryCommandInput =
-      exportId === undefined
+      subject === undefined
         ? {
             TableName: this.tableName,
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
@@ -161,7 +161,7 @@ export class DynamoAuditLog implements AuditLog {
             IndexName: 'gsi1',
             KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk > :after',
             ExpressionAttributeValues: {
-              ':pk': auditKeys.exportPartition(exportId),
+              ':pk': auditKeys.subjectPartition(subject),
               ':after': paddedSeq(afterSeq),
             },
           };
@@ -213,7 +213,7 @@ export class DynamoAuditLog implements AuditLog {
             TableName: this.tableName,
             Item: {
               ...auditKeys.entry(entry.seq),
-              gsi1pk: auditKeys.exportPartition(entry.exportId),
+              gsi1pk: auditKeys.subjectPartition(entry.subject),
               gsi1sk: paddedSeq(entry.seq),
               writer,
               ...entry,
@@ -280,7 +280,7 @@ export class DynamoAuditLog implements AuditLog {
       seq: seq as number,
       prevHash: text('prevHash'),
       action: action as AuditEntry['action'],
-      exportId: text('exportId'),
+      subject: text('subject'),
       actor: text('actor'),
       at: text('at'),
       ...(details === undefined ? {} : { details: { ...(details as Record<string, string | number>) } }),

@@ -1,6 +1,6 @@
 import { canonicalEventJson, type DecisionEvent } from '../../core/events/decision-event.ts';
 import { dayOf, eventSortKey } from '../../core/events/time-range.ts';
-import type { EventFilter } from '../../core/ports.ts';
+import type { EventFilter } from '../../core/events/event-filter.ts';
 import { DECISION_EVENTS_TABLE } from './tables.ts';
 
 /**

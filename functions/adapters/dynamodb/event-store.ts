@@ -3,7 +3,9 @@ import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dyn
 import { AppError, DependencyError, ValidationError } from '../../core/errors.ts';
 import type { DecisionEvent } from '../../core/events/decision-event.ts';
 import { daysInRange, sortableInstant } from '../../core/events/time-range.ts';
-import type { EventFilter, EventPage, EventStore, PutEventsResult, StoredEvent } from '../../core/ports.ts';
+import type { EventFilter } from '../../core/events/event-filter.ts';
+import type { StoredEvent } from '../../core/events/stored-event.ts';
+import type { EventPage, EventStore, PutEventsResult } from '../../core/ports.ts';
 import { dayPartitions, type EventItem, eventItem, SHARD_COUNT } from './event-keys.ts';
 
 export interface DynamoEventStoreOptions {

@@ -13,7 +13,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { DependencyError, type FieldIssue, ValidationError } from '../../core/errors.ts';
-import type { ArtifactStore, UploadedPart } from '../../core/ports.ts';
+import type { UploadedPart } from '../../core/export/export-checkpoint.ts';
+import type { ArtifactStore } from '../../core/ports.ts';
 
 /** Longest lifetime of a download URL, in seconds. */
 export const MAX_DOWNLOAD_URL_SECONDS = 3600;

@@ -23,13 +23,15 @@ export const AUDIT_ACTIONS = [
   'export.failed',
   'export.downloaded',
   'export.deleted',
+  'event.conflict',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditRecord {
   readonly action: AuditAction;
-  readonly exportId: string;
+  /** What the action is about: an export id, an event id (event.conflict), later a schedule or key. */
+  readonly subject: string;
   /** The tokenId of the caller, or 'workflow' for the export workflow itself. */
   readonly actor: string;
   /** When it happened: an ISO 8601 UTC timestamp (e.g. `new Date().toISOString()`). */
@@ -71,7 +73,7 @@ const DETAIL_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const HEX_HASH = /^[0-9a-f]{64}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const ENTRY_MEMBERS = new Set(['seq', 'prevHash', 'action', 'exportId', 'actor', 'at', 'details', 'hash']);
+const ENTRY_MEMBERS = new Set(['seq', 'prevHash', 'action', 'subject', 'actor', 'at', 'details', 'hash']);
 
 /**
  * The audit chain is broken or its stored state is inconsistent (an entry or the head edited,
@@ -115,7 +117,7 @@ export function chainNext(head: AuditHead | undefined, record: AuditRecord): Aud
     seq: head === undefined ? 1 : head.seq + 1,
     prevHash: head === undefined ? GENESIS_HASH : head.hash,
     action: record.action,
-    exportId: record.exportId,
+    subject: record.subject,
     actor: record.actor,
     at: record.at,
     // No details and empty details are one thing, spelled one way: absent.
@@ -134,7 +136,7 @@ export function auditRecordIssues(record: unknown): FieldIssue[] {
   if (!(AUDIT_ACTIONS as readonly unknown[]).includes(r.action)) {
     issues.push({ field: 'action', rule: `must be one of ${AUDIT_ACTIONS.join(', ')}` });
   }
-  for (const field of ['exportId', 'actor'] as const) {
+  for (const field of ['subject', 'actor'] as const) {
     const value = r[field];
     if (
       typeof value !== 'string' ||
@@ -248,7 +250,7 @@ function entryShapeProblem(e: Record<string, unknown>): string | undefined {
       return `${field} is not 64 lowercase hex characters`;
     }
   }
-  for (const field of ['exportId', 'actor', 'at'] as const) {
+  for (const field of ['subject', 'actor', 'at'] as const) {
     if (typeof e[field] !== 'string') return `${field} is not a string`;
   }
   if (e.details !== undefined) {

@@ -1,5 +1,5 @@
 import { CORE_FIELDS } from '../events/decision-event.ts';
-import type { StoredEvent } from '../ports.ts';
+import type { StoredEvent } from '../events/stored-event.ts';
 import { numberCell, textCell } from './csv-cell.ts';
 import type { ExportEncoder } from './encoder.ts';
 

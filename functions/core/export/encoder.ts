@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../ports.ts';
+import type { StoredEvent } from '../events/stored-event.ts';
 import type { ExportFormat, ExportMetadata } from './export-metadata.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { EventFilter } from '../ports.ts';
+import type { EventFilter } from '../events/event-filter.ts';
 import type { ExportJob } from './export-job.ts';
 import type { ExportMetadata } from './export-metadata.ts';
 

@@ -1,5 +1,10 @@
 import type { Sha256State } from '../digest/resumable-sha256.ts';
-import type { UploadedPart } from '../ports.ts';
+
+/** One uploaded part of a multipart artifact upload. */
+export interface UploadedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+}
 
 /**
  * How far a running export has got, saved on the job after every uploaded part. It describes

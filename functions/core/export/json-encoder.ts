@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../ports.ts';
+import type { StoredEvent } from '../events/stored-event.ts';
 import type { ExportEncoder } from './encoder.ts';
 import type { ExportMetadata } from './export-metadata.ts';
 

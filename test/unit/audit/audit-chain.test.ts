@@ -13,7 +13,7 @@ import { ValidationError } from '../../../functions/core/errors.ts';
 
 const CREATED: AuditRecord = {
   action: 'export.created',
-  exportId: 'exp_0123456789abcdefghjk',
+  subject: 'exp_0123456789abcdefghjk',
   actor: 'tok_0123456789ab',
   at: '2026-04-20T09:15:32.000Z',
   details: {
@@ -26,7 +26,7 @@ const CREATED: AuditRecord = {
 };
 const COMPLETED: AuditRecord = {
   action: 'export.completed',
-  exportId: 'exp_0123456789abcdefghjk',
+  subject: 'exp_0123456789abcdefghjk',
   actor: 'workflow',
   at: '2026-04-20T09:16:00.000Z',
   details: { bytes: 987654321, records: 1234, sha256: 'ab'.repeat(32) },
@@ -41,7 +41,7 @@ function chainOf(records: readonly AuditRecord[]): AuditEntry[] {
 const record: fc.Arbitrary<AuditRecord> = fc.record(
   {
     action: fc.constantFrom(...AUDIT_ACTIONS),
-    exportId: fc.stringMatching(/^exp_[0-9a-z]{20}$/),
+    subject: fc.stringMatching(/^exp_[0-9a-z]{20}$/),
     actor: fc.oneof(fc.constant('workflow'), fc.stringMatching(/^tok_[0-9a-f]{12}$/)),
     at: fc
       .date({
@@ -56,7 +56,7 @@ const record: fc.Arbitrary<AuditRecord> = fc.record(
       { maxKeys: 5 },
     ),
   },
-  { requiredKeys: ['action', 'exportId', 'actor', 'at'] },
+  { requiredKeys: ['action', 'subject', 'actor', 'at'] },
 );
 
 describe('chainNext', () => {
@@ -67,18 +67,18 @@ describe('chainNext', () => {
     const canonical =
       '{"action":"export.created","actor":"tok_0123456789ab","at":"2026-04-20T09:15:32.000Z",' +
       '"details":{"format":"csv","from":"2026-04-13T00:00:00Z","reason":"Zürich \\"quoted\\"\\n\\ttab \\u0001 🚀",' +
-      '"records":1234,"to":"2026-04-20T00:00:00Z"},"exportId":"exp_0123456789abcdefghjk",' +
-      `"prevHash":"${GENESIS_HASH}","seq":1}`;
+      '"records":1234,"to":"2026-04-20T00:00:00Z"},' +
+      `"prevHash":"${GENESIS_HASH}","seq":1,"subject":"exp_0123456789abcdefghjk"}`;
     expect(createHash('sha256').update(canonical, 'utf8').digest('hex')).toBe(
-      'e0b32abb3046dbf1425194b330a840e1aca33d049572cebff45eea19e7614b13',
+      'c346b16fe5607710ee262e1e2ef7afbaee949ba29af64be9bb6bd971a3fcaeda',
     );
     expect(first).toEqual({ ...CREATED, seq: 1, prevHash: GENESIS_HASH, hash: expect.any(String) });
-    expect(first!.hash).toBe('e0b32abb3046dbf1425194b330a840e1aca33d049572cebff45eea19e7614b13');
+    expect(first!.hash).toBe('c346b16fe5607710ee262e1e2ef7afbaee949ba29af64be9bb6bd971a3fcaeda');
     expect(second).toEqual({
       ...COMPLETED,
       seq: 2,
-      prevHash: 'e0b32abb3046dbf1425194b330a840e1aca33d049572cebff45eea19e7614b13',
-      hash: '371e71acf2e67b5ee3e8b6724998223cdc2ddfac9c1dbf56f0a5519779b37d73',
+      prevHash: 'c346b16fe5607710ee262e1e2ef7afbaee949ba29af64be9bb6bd971a3fcaeda',
+      hash: '088a1d0924f91e5fd7e721a19f903ac31532e801bfb11a5b1271fd6d57f9be9a',
     });
     expect(GENESIS_HASH).toBe('0'.repeat(64));
   });
@@ -90,10 +90,10 @@ describe('chainNext', () => {
       'action',
       'actor',
       'at',
-      'exportId',
       'hash',
       'prevHash',
       'seq',
+      'subject',
     ]);
     expect(entry.seq).toBe(1);
     expect(entry.prevHash).toBe(GENESIS_HASH);
@@ -116,8 +116,8 @@ describe('chainNext', () => {
 
   it.each<[string, Partial<Record<keyof AuditRecord, unknown>>, string]>([
     ['an unknown action', { action: 'export.viewed' }, 'action'],
-    ['an empty export id', { exportId: '' }, 'exportId'],
-    ['an export id with a newline', { exportId: 'exp_1\n' }, 'exportId'],
+    ['an empty export id', { subject: '' }, 'subject'],
+    ['an export id with a newline', { subject: 'exp_1\n' }, 'subject'],
     ['a missing actor', { actor: undefined }, 'actor'],
     ['an actor that is too long', { actor: 'a'.repeat(257) }, 'actor'],
     ['a local time', { at: '2026-04-20T09:15:32' }, 'at'],
@@ -160,7 +160,7 @@ describe('chainNext', () => {
 });
 
 describe('verifyChain', () => {
-  const entries = chainOf([CREATED, COMPLETED, { ...CREATED, exportId: 'exp_b' }, COMPLETED, CREATED]);
+  const entries = chainOf([CREATED, COMPLETED, { ...CREATED, subject: 'exp_b' }, COMPLETED, CREATED]);
 
   it('accepts a chain, an empty one, and one that went through JSON (as an auditor receives it)', () => {
     expect(verifyChain(entries)).toEqual({ ok: true, count: 5 });
@@ -190,7 +190,7 @@ describe('verifyChain', () => {
   });
 
   it('catches any edit of any member of any entry, at that entry', () => {
-    const members = ['seq', 'prevHash', 'action', 'exportId', 'actor', 'at', 'details', 'hash'] as const;
+    const members = ['seq', 'prevHash', 'action', 'subject', 'actor', 'at', 'details', 'hash'] as const;
     fc.assert(
       fc.property(
         fc.array(record, { minLength: 1, maxLength: 8 }),

@@ -1,6 +1,6 @@
 import type { ExportEncoder } from '../../../functions/core/export/encoder.ts';
 import type { ExportMetadata } from '../../../functions/core/export/export-metadata.ts';
-import type { StoredEvent } from '../../../functions/core/ports.ts';
+import type { StoredEvent } from '../../../functions/core/events/stored-event.ts';
 
 /** A whole artifact in one go, the way the tests' reference output is produced. */
 export function encodeAll(

@@ -3,7 +3,7 @@ import Papa from 'papaparse';
 import { canonicalEventJson, type DecisionEvent } from '../../../functions/core/events/decision-event.ts';
 import { CSV_COLUMNS, csvEncoder } from '../../../functions/core/export/csv-encoder.ts';
 import { jsonEncoder } from '../../../functions/core/export/json-encoder.ts';
-import type { StoredEvent } from '../../../functions/core/ports.ts';
+import type { StoredEvent } from '../../../functions/core/events/stored-event.ts';
 import { decisionEvent, exportMetadata, unvalidatedEvent } from './arbitraries.ts';
 import { encodeAll, encodeInRuns } from './encode-all.ts';
 import { storedRaw } from './fixtures.ts';

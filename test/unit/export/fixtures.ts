@@ -1,6 +1,6 @@
 import { assertDecisionEvent, canonicalEventJson } from '../../../functions/core/events/decision-event.ts';
 import type { ExportMetadata } from '../../../functions/core/export/export-metadata.ts';
-import type { StoredEvent } from '../../../functions/core/ports.ts';
+import type { StoredEvent } from '../../../functions/core/events/stored-event.ts';
 import { validEvent } from '../../support/decision-events.ts';
 
 export const META: ExportMetadata = {

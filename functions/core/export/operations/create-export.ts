@@ -59,7 +59,7 @@ export async function createExport(
   await deps.jobs.createJob(job);
   await deps.audit.append({
     action: 'export.created',
-    exportId: id,
+    subject: id,
     actor: principal.tokenId,
     at: job.createdAt,
     details: {
@@ -87,7 +87,7 @@ async function recordStartFailure(deps: ExportOperationDeps, id: string): Promis
   await deps.jobs.saveJob(failed, found.revision);
   await deps.audit.append({
     action: 'export.failed',
-    exportId: id,
+    subject: id,
     actor: 'workflow',
     at: failed.completedAt ?? deps.now().toISOString(),
     details: { reason: failed.error?.reason ?? '', state: 'Start' },

@@ -26,7 +26,7 @@ export async function deleteExport(
   await deps.jobs.saveJob(deleted, revision);
   await deps.audit.append({
     action: 'export.deleted',
-    exportId: job.id,
+    subject: job.id,
     actor: principal.tokenId,
     at: deleted.deletedAt ?? deps.now().toISOString(),
     details: { sha256: job.sha256 ?? '', records: job.records },

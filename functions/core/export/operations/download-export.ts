@@ -42,7 +42,7 @@ export async function downloadExport(
   });
   await deps.audit.append({
     action: 'export.downloaded',
-    exportId: job.id,
+    subject: job.id,
     actor: principal.tokenId,
     at: now.toISOString(),
     details: { sha256 },

@@ -28,7 +28,7 @@ export async function markExportFailed(
   await deps.jobs.saveJob(failed, revision);
   await deps.audit.append({
     action: 'export.failed',
-    exportId,
+    subject: exportId,
     actor: 'workflow',
     at: failed.completedAt ?? deps.now().toISOString(),
     details: { reason: failed.error?.reason ?? '', state },

@@ -10,11 +10,11 @@ export async function recordExportCompletion(deps: ExportWorkflowDeps, exportId:
   if (job.status !== 'completed' && job.status !== 'deleted') {
     throw new ConflictError(`Export ${exportId} is ${job.status}; only a completed export is recorded as completed.`);
   }
-  const earlier = await deps.audit.entries({ exportId });
+  const earlier = await deps.audit.entries({ subject: exportId });
   if (earlier.some((entry) => entry.action === 'export.completed')) return { exportId };
   await deps.audit.append({
     action: 'export.completed',
-    exportId,
+    subject: exportId,
     actor: 'workflow',
     at: job.completedAt ?? deps.now().toISOString(),
     details: {
