@@ -2,6 +2,7 @@ import type { AuditEntry, AuditRecord } from './audit/audit-chain.ts';
 import type { DecisionEvent } from './events/decision-event.ts';
 import type { EventFilter } from './events/event-filter.ts';
 import type { StoredEvent } from './events/stored-event.ts';
+import type { EvidenceSignature, PublicKeyInfo } from './evidence/signing.ts';
 import type { UploadedPart } from './export/export-checkpoint.ts';
 import type { TokenRecord } from './auth/token-record.ts';
 import type { ExportJob } from './export/export-job.ts';
@@ -119,4 +120,18 @@ export interface AuditLog {
     readonly afterSeq?: number;
     readonly limit?: number;
   }): Promise<readonly AuditEntry[]>;
+}
+
+/**
+ * Signs evidence (export manifests, audit checkpoints): a KMS asymmetric key on AWS, a P-256 key
+ * pair kept in the data folder on the local stack (functions/core/evidence/signing.ts).
+ */
+export interface EvidenceSigner {
+  /** Signs `message` with the current key. */
+  sign(message: Uint8Array): Promise<EvidenceSignature>;
+}
+
+/** The public keys evidence is verified with: the current one and every retired one. */
+export interface PublicKeyDirectory {
+  publicKeys(): Promise<readonly PublicKeyInfo[]>;
 }
