@@ -198,6 +198,7 @@ class Spans {
     return {
       ...deps,
       events: !perEvent ? events : {
+        claimEventIds: events.claimEventIds.bind(events),
         putEvents: events.putEvents.bind(events),
         queryEvents: events.queryEvents.bind(events),
         streamEvents(filter, options) {

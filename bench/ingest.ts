@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { eventItem } from '../functions/adapters/dynamodb/event-keys.ts';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { eventIdKey, eventItem } from '../functions/adapters/dynamodb/event-keys.ts';
+import { eventDigest } from '../functions/core/events/event-identity.ts';
 import type { DecisionEvent } from '../functions/core/events/decision-event.ts';
 import { generateDemoEvents } from '../functions/core/events/demo-events.ts';
 import { formatCount } from '../cli/output.ts';
@@ -47,20 +48,26 @@ export async function benchIngest(options: { events?: number }): Promise<void> {
     const range = { from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-31T23:59:59Z') };
     const apiEvents = [...generateDemoEvents({ count: perPath, ...range, seed: 1 })];
     const rawEvents = [...generateDemoEvents({ count: perPath, ...range, seed: 2 })];
+    const guardedEvents = [...generateDemoEvents({ count: perPath, ...range, seed: 3 })];
     const perRound = Math.ceil(perPath / ROUNDS);
     let apiMs = 0;
     let rawMs = 0;
+    let guardedMs = 0;
     console.log(`ingest: ${formatCount(perPath)} events per path in ${ROUNDS} alternating rounds`);
     for (let round = 0; round < ROUNDS; round++) {
       const slice = (events: DecisionEvent[]) => events.slice(round * perRound, (round + 1) * perRound);
       rawMs += await timed(() => rawBatchWrite(dynamodb, slice(rawEvents)));
       apiMs += await timed(() => apiIngest(stack.apiUrl, stack.token, slice(apiEvents)));
+      guardedMs += await timed(() => rawGuardedWrite(dynamodb, slice(guardedEvents)));
     }
     const apiRate = perPath / (apiMs / 1000);
     const rawRate = perPath / (rawMs / 1000);
+    const guardedRate = perPath / (guardedMs / 1000);
     console.log(`  API ingest (POST /v1/events, ${API_BATCH}/batch, ${API_IN_FLIGHT} in flight)  ${rate(apiRate)}`);
     console.log(`  raw BatchWriteItem (${RAW_BATCH}/request, ${RAW_IN_FLIGHT} in flight)          ${rate(rawRate)}`);
+    console.log(`  raw id records + BatchWriteItem (the write-once guard, no API)  ${rate(guardedRate)}`);
     console.log(`  ratio API / raw: ${(apiRate / rawRate).toFixed(2)}`);
+    console.log(`  ratio raw guarded / raw (what the guard itself costs): ${(guardedRate / rawRate).toFixed(2)}`);
   } finally {
     dynamodb.destroy();
     await stack.stop();
@@ -112,4 +119,22 @@ async function rawBatchWrite(client: DynamoDBClient, events: readonly DecisionEv
       requests = (out.UnprocessedItems?.[EVENTS_TABLE] ?? []) as typeof requests;
     }
   });
+}
+
+/**
+ * The storage work of write-once ingest without the API: a conditional put of each event's id
+ * record (as claimEventIds does for new ids, at its concurrency), then the event items as above.
+ */
+async function rawGuardedWrite(client: DynamoDBClient, events: readonly DecisionEvent[]): Promise<void> {
+  const documents = DynamoDBDocumentClient.from(client);
+  await inParallel(events, RAW_IN_FLIGHT, async (event) => {
+    await documents.send(
+      new PutCommand({
+        TableName: EVENTS_TABLE,
+        Item: { ...eventIdKey(event.id), digest: eventDigest(event), ts: event.timestamp, team: event.team },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  });
+  await rawBatchWrite(client, events);
 }

@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { DEFAULT_API_URL } from './api/config.ts';
+import { registerAuditCommands } from './commands/audit.ts';
 import { registerEventsCommands } from './commands/events.ts';
 import { registerExportCommands } from './commands/export.ts';
+import { registerKeysCommands } from './commands/keys.ts';
 import type { CliContext } from './context.ts';
 import { errorLine, exitCodeFor, isCommanderError, isCommanderOutputOnly, redact } from './errors.ts';
 import { type CliIo, OUTPUT_FORMATS, processIo } from './output.ts';
@@ -17,6 +19,8 @@ import { type CliIo, OUTPUT_FORMATS, processIo } from './output.ts';
 const COMMAND_GROUPS: readonly ((program: Command, context: CliContext) => void)[] = [
   registerEventsCommands,
   registerExportCommands,
+  registerKeysCommands,
+  registerAuditCommands,
 ];
 
 export const VERSION: string = packageJson.version;

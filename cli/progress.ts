@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
 import { type CliIo, canShowProgress, formatBytes, formatCount, type OutputFormat } from './output.ts';
 
-export type ProgressUnit = 'bytes' | 'events' | 'percent';
+export type ProgressUnit = 'bytes' | 'events' | 'entries' | 'percent';
 
 /**
  * Progress for long commands: a cli-progress bar on stderr when stderr is a terminal and the
@@ -33,7 +33,7 @@ export function createProgress(io: CliIo, format: OutputFormat | undefined): Pro
       const detail =
         unit === 'percent'
           ? ''
-          : ` | {value} of {total}${unit === 'events' ? ' events' : ''} | {eta_formatted} left`;
+          : ` | {value} of {total}${unit === 'bytes' ? '' : ` ${unit}`} | {eta_formatted} left`;
       bar = new cliProgress.SingleBar(
         {
           format: `${label.padEnd(10)} {bar} {percentage}%${detail}`,

@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ExportApi, type ExportApiProps } from './constructs/api.ts';
 import { ExportData, type ExportDataProps } from './constructs/data.ts';
+import { EvidenceSigningKey, type EvidenceSigningKeyProps } from './constructs/signing.ts';
 import { ExportWorkflow, type ExportWorkflowProps } from './constructs/workflow.ts';
 import type { ProjectPaths } from './paths.ts';
 
@@ -18,12 +19,17 @@ export interface KeeptrustsExportStackProps extends StackProps {
    * Settings of the HTTP API (throttling, authorizer cache, log retention).
    * @default - ExportApi defaults
    */
-  readonly api?: Omit<ExportApiProps, 'data' | 'paths' | 'workflow'>;
+  readonly api?: Omit<ExportApiProps, 'data' | 'paths' | 'workflow' | 'signingKey'>;
   /**
    * Settings of the export workflow (execution timeout, log retention).
    * @default - ExportWorkflow defaults
    */
-  readonly workflow?: Omit<ExportWorkflowProps, 'data' | 'paths'>;
+  readonly workflow?: Omit<ExportWorkflowProps, 'data' | 'paths' | 'signingKey'>;
+  /**
+   * Settings of the evidence signing key (retired keys that still verify old evidence).
+   * @default - EvidenceSigningKey defaults
+   */
+  readonly signing?: EvidenceSigningKeyProps;
   /**
    * Where the handler sources and the lock file are.
    * @default - found from the working directory (the folder holding cdk.json)
@@ -37,6 +43,7 @@ export interface KeeptrustsExportStackProps extends StackProps {
  */
 export class KeeptrustsExportStack extends Stack {
   readonly data: ExportData;
+  readonly signingKey: EvidenceSigningKey;
   readonly workflow: ExportWorkflow;
   readonly api: ExportApi;
 
@@ -48,11 +55,19 @@ export class KeeptrustsExportStack extends Stack {
 
     const paths = props.paths === undefined ? {} : { paths: props.paths };
     this.data = new ExportData(this, 'Data', props.data);
-    this.workflow = new ExportWorkflow(this, 'Workflow', { ...props.workflow, data: this.data, ...paths });
+    this.signingKey = new EvidenceSigningKey(this, 'Signing', props.signing);
+    const signingKey = this.signingKey;
+    this.workflow = new ExportWorkflow(this, 'Workflow', {
+      ...props.workflow,
+      data: this.data,
+      signingKey,
+      ...paths,
+    });
     this.api = new ExportApi(this, 'Api', {
       ...props.api,
       data: this.data,
       workflow: this.workflow,
+      signingKey,
       ...paths,
     });
 
@@ -71,6 +86,10 @@ export class KeeptrustsExportStack extends Stack {
     new CfnOutput(this, 'ControlTableName', {
       description: 'ExportControl table: jobs, schedules, tokens, audit (CONTROL_TABLE)',
       value: this.data.controlTable.tableName,
+    });
+    new CfnOutput(this, 'SigningKeyArn', {
+      description: 'The KMS key that signs evidence (SIGNING_KEY_ID); its public key is at GET /v1/keys',
+      value: this.signingKey.key.keyArn,
     });
     new CfnOutput(this, 'ArtifactBucketName', {
       description: 'Export artifacts and manifests (ARTIFACT_BUCKET)',

@@ -22,7 +22,9 @@ export function registerEventsCommands(program: Command, context: CliContext): v
     .description(
       'Validate a file of decision events, then upload it to the API in batches.\n' +
         'The whole file is checked first: if any event is invalid, nothing is uploaded.\n' +
-        'Importing the same events again is safe (the API stores each event id once).',
+        'Importing the same events again is safe (the API stores each event id once).\n' +
+        'An event whose id is stored with other content or at another time is a conflict: it is\n' +
+        'not stored, the attempt is recorded in the audit trail, and the command exits 1.',
     )
     .requiredOption('-f, --file <path>', 'JSON Lines (one event per line) or a JSON array of events')
     .addOption(
@@ -37,10 +39,10 @@ export function registerEventsCommands(program: Command, context: CliContext): v
         '',
         'Examples:',
         '  $ kt events import --file events.jsonl',
-        '  ✓ Imported 12,500 events',
+        '  ✓ Imported 12,500 events (12,500 new, 0 already stored)',
         '',
         '  $ kt events import --file events.json --batch-size 200 -o json',
-        '  {"imported":12500,"file":"events.json"}',
+        '  {"imported":12500,"new":0,"alreadyStored":12500,"conflicts":[],"file":"events.json"}',
         '',
         '  $ kt events import --file events.jsonl --dry-run',
         '',
@@ -139,18 +141,44 @@ async function importEvents(context: CliContext, flags: ImportFlags, command: Co
     );
   }
 
+  const stored = `${formatCount(result.new)} new, ${formatCount(result.alreadyStored)} already stored`;
   if (human) {
-    const skipped =
-      report.duplicates > 0
-        ? ` (${formatCount(report.duplicates)} exact repeat${report.duplicates === 1 ? '' : 's'} skipped)`
-        : '';
-    printSuccess(io, `Imported ${formatQuantity(result.imported, 'event')}${skipped}`);
+    for (const c of result.conflicts) {
+      io.stderr.write(`${describePosition(format, c.position)}: ${c.id}: ${c.reason}\n`);
+    }
+    if (result.conflicts.length === 0) {
+      const skipped =
+        report.duplicates > 0
+          ? `, ${formatCount(report.duplicates)} exact repeat${report.duplicates === 1 ? '' : 's'} in the file skipped`
+          : '';
+      printSuccess(io, `Imported ${formatQuantity(result.imported, 'event')} (${stored}${skipped})`);
+    }
   } else {
     printJson(io, {
       imported: result.imported,
+      new: result.new,
+      alreadyStored: result.alreadyStored,
+      conflicts: result.conflicts.map((c) => ({
+        [format === 'array' ? 'item' : 'line']: c.position,
+        id: c.id,
+        conflict: c.conflict,
+        reason: c.reason,
+      })),
       file,
       ...(report.duplicates > 0 && { duplicatesSkipped: report.duplicates }),
     });
+  }
+  if (result.conflicts.length > 0) {
+    const n = result.conflicts.length;
+    const named = result.conflicts
+      .slice(0, 5)
+      .map((c) => `${describePosition(format, c.position)} ${c.id}`)
+      .join(', ');
+    throw new CommandFailedError(
+      `${formatCount(n)} of ${formatQuantity(report.distinct, 'event')} ${n === 1 ? 'conflicts' : 'conflict'} with ${n === 1 ? 'a stored event' : 'stored events'} ` +
+        `and ${n === 1 ? 'was' : 'were'} not stored (${named}${n > 5 ? ', …' : ''}); stored events never change. ` +
+        `${formatCount(result.imported)} stored (${stored}).`,
+    );
   }
 }
 

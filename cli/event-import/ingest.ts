@@ -1,9 +1,21 @@
 import type { ApiClient } from '../api/client.ts';
 import { ApiError } from '../errors.ts';
 
+export interface IngestConflict {
+  readonly id: string;
+  readonly conflict: string;
+  readonly reason: string;
+}
+
 export interface IngestResponse {
   readonly received: number;
+  /** Stored by this request for the first time. */
   readonly written: number;
+  /** Already stored, identically (a repeat). */
+  readonly alreadyStored: number;
+  /** Refused: the id is stored with other content or at another time. Never resent. */
+  readonly conflicts: readonly IngestConflict[];
+  /** Not written this time; safe to resend. */
   readonly failed: readonly { readonly id: string; readonly reason: string }[];
 }
 
@@ -20,28 +32,34 @@ export function ingestVia(client: ApiClient): IngestFn {
 
 export function parseIngestResponse(status: number, body: unknown): IngestResponse {
   const value = body as Partial<Record<keyof IngestResponse, unknown>> | null;
-  const failed = value?.failed;
+  const isIdList = (list: unknown): list is { id: string; reason?: unknown; conflict?: unknown }[] =>
+    Array.isArray(list) &&
+    list.every((f) => f !== null && typeof f === 'object' && typeof (f as { id?: unknown }).id === 'string');
   if (
     value === null ||
     typeof value !== 'object' ||
     typeof value.received !== 'number' ||
     typeof value.written !== 'number' ||
-    !Array.isArray(failed) ||
-    !failed.every(
-      (f) => f !== null && typeof f === 'object' && typeof (f as { id?: unknown }).id === 'string',
-    )
+    !isIdList(value.failed) ||
+    // Older APIs had neither field; a repeat was then counted as written.
+    (value.alreadyStored !== undefined && typeof value.alreadyStored !== 'number') ||
+    (value.conflicts !== undefined && !isIdList(value.conflicts))
   ) {
     throw new ApiError(
       `the API answered POST /v1/events with ${status} but not with {"received","written","failed"}`,
       status,
     );
   }
+  const text = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
   return {
     received: value.received,
     written: value.written,
-    failed: (failed as { id: string; reason?: unknown }[]).map((f) => ({
-      id: f.id,
-      reason: typeof f.reason === 'string' ? f.reason : 'not stored',
+    alreadyStored: typeof value.alreadyStored === 'number' ? value.alreadyStored : 0,
+    conflicts: ((value.conflicts ?? []) as { id: string; reason?: unknown; conflict?: unknown }[]).map((c) => ({
+      id: c.id,
+      conflict: text(c.conflict, 'content'),
+      reason: text(c.reason, 'the id is already stored with other content'),
     })),
+    failed: value.failed.map((f) => ({ id: f.id, reason: text(f.reason, 'not stored') })),
   };
 }

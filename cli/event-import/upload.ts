@@ -31,8 +31,19 @@ export interface UploadOptions {
 }
 
 export interface UploadResult {
-  /** Events the API confirmed as stored. */
+  /** Events the API confirmed as stored (new and already stored). */
   readonly imported: number;
+  /** Of those, the ones stored for the first time. */
+  readonly new: number;
+  /** Of those, the ones that were stored identically before. */
+  readonly alreadyStored: number;
+  /** Events refused because their id is stored with other content or time. */
+  readonly conflicts: readonly {
+    readonly id: string;
+    readonly position: number;
+    readonly conflict: string;
+    readonly reason: string;
+  }[];
   /** Events still failing after every resend, with the API's last reason. */
   readonly notStored: readonly { readonly id: string; readonly position: number; readonly reason: string }[];
 }
@@ -41,7 +52,7 @@ const RESEND_BACKOFF = { attempts: 4, baseDelayMs: 500, maxDelayMs: 5_000 };
 
 /**
  * Uploads events in batches of `batchSize` with `concurrency` batches in flight, resending the
- * events a 207 names as failed. A rejected batch (400 etc.) stops the upload; its problem is
+ * events a 207 names as failed (never those it names as conflicts: their ids are stored already). A rejected batch (400 etc.) stops the upload; its problem is
  * reworded to name file lines instead of batch indexes.
  */
 export async function uploadEvents(
@@ -54,7 +65,9 @@ export async function uploadEvents(
   const maxResends = options.maxResends ?? 3;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let imported = 0;
+  let alreadyStored = 0;
   const notStored: { id: string; position: number; reason: string }[] = [];
+  const conflicts: { id: string; position: number; conflict: string; reason: string }[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown; batch: readonly PendingEvent[] } | undefined;
 
@@ -69,8 +82,14 @@ export async function uploadEvents(
         return;
       }
       const failed = new Map(response.failed.map((f) => [f.id, f.reason]));
-      const stored = pending.filter((event) => !failed.has(event.id));
+      const refused = new Map(response.conflicts.map((c) => [c.id, c]));
+      for (const event of pending) {
+        const conflict = refused.get(event.id);
+        if (conflict !== undefined) conflicts.push({ ...conflict, position: event.position });
+      }
+      const stored = pending.filter((event) => !failed.has(event.id) && !refused.has(event.id));
       imported += stored.length;
+      alreadyStored += response.alreadyStored;
       if (stored.length > 0) options.onStored?.(stored.length);
       const retry = pending.filter((event) => failed.has(event.id));
       if (retry.length === 0) return;
@@ -116,7 +135,8 @@ export async function uploadEvents(
   }
   if (failure !== undefined)
     throw explainRejectedBatch(failure.error, failure.batch, options.format, imported);
-  return { imported, notStored };
+  conflicts.sort((a, b) => a.position - b.position);
+  return { imported, new: imported - alreadyStored, alreadyStored, notStored, conflicts };
 }
 
 /** Renames `events[3].timestamp` in a 400 problem to `line 1504: timestamp` and says what was stored. */

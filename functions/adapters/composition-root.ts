@@ -1,4 +1,8 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { type CheckpointObjects, DEFAULT_CHECKPOINT_EVERY } from '../core/audit/checkpoint.ts';
+import type { AuditReadDeps } from '../core/audit/read-audit.ts';
+import type { IngestDeps } from '../core/events/ingest.ts';
+import type { KeyOperationDeps } from '../core/evidence/list-public-keys.ts';
 import type { ExportOperationDeps } from '../core/export/operations/operation-deps.ts';
 import type { ExportWorkflowDeps } from '../core/export/workflow/workflow-deps.ts';
 import { newExportId } from '../core/export/export-id.ts';
@@ -6,7 +10,9 @@ import type {
   ArtifactStore,
   AuditLog,
   EventStore,
+  EvidenceSigner,
   ExportJobStore,
+  PublicKeyDirectory,
   TokenStore,
   WorkflowStarter,
 } from '../core/ports.ts';
@@ -15,8 +21,10 @@ import { DynamoAuditLog } from './dynamodb/audit-log.ts';
 import { DynamoEventStore } from './dynamodb/event-store.ts';
 import { DynamoJobStore } from './dynamodb/job-store.ts';
 import { DynamoTokenStore } from './dynamodb/token-store.ts';
+import { type EvidenceSigning, kmsSigning } from './kms/kms-signing.ts';
 import { ConfigurationError, type RuntimeConfig, runtimeConfigFromEnv } from './runtime-config.ts';
 import { S3ArtifactStore } from './s3/artifact-store.ts';
+import { S3CheckpointObjects } from './s3/audit-checkpoint-objects.ts';
 import { StepFunctionsWorkflowStarter } from './sfn/workflow-starter.ts';
 
 /**
@@ -32,7 +40,13 @@ export interface Adapters {
   readonly jobStore: ExportJobStore;
   readonly artifactStore: ArtifactStore;
   readonly auditLog: AuditLog;
+  /** Signed checkpoints of the audit chain head, in the artifact bucket. */
+  readonly auditCheckpoints: CheckpointObjects;
   readonly workflow: WorkflowStarter;
+  /** Signs manifests and audit checkpoints with the current key. */
+  readonly signer: EvidenceSigner;
+  /** The public keys evidence verifies with (GET /v1/keys). */
+  readonly publicKeys: PublicKeyDirectory;
 }
 
 export interface AdapterOverrides {
@@ -40,11 +54,15 @@ export interface AdapterOverrides {
   readonly workflow?: WorkflowStarter;
   /** The local stack may wrap the artifact store (fault injection). */
   readonly artifactStore?: (store: ArtifactStore) => ArtifactStore;
+  /** The local stack signs with a key pair in its data folder instead of KMS. */
+  readonly signing?: EvidenceSigning;
 }
 
 export function createAdapters(config: RuntimeConfig, overrides: AdapterOverrides = {}): Adapters {
   const clients = createAwsClients(config);
   const artifactStore = new S3ArtifactStore(clients.s3, config.artifactBucket);
+  const signing = overrides.signing ?? kmsSigning(config);
+  const auditCheckpoints = new S3CheckpointObjects(clients.s3, config.artifactBucket);
   return {
     config,
     clients,
@@ -52,8 +70,19 @@ export function createAdapters(config: RuntimeConfig, overrides: AdapterOverride
     tokenStore: new DynamoTokenStore(clients.documents, config.controlTable),
     jobStore: new DynamoJobStore(clients.documents, config.controlTable),
     artifactStore: overrides.artifactStore?.(artifactStore) ?? artifactStore,
-    auditLog: new DynamoAuditLog(clients.documents, config.controlTable),
+    auditLog: new DynamoAuditLog(clients.documents, config.controlTable, {
+      checkpoints: {
+        objects: auditCheckpoints,
+        signer: signing.signer,
+        every: config.auditCheckpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
+        now: () => new Date(),
+      },
+      onCheckpointError: reportCheckpointError,
+    }),
+    auditCheckpoints,
     workflow: overrides.workflow ?? stepFunctionsStarter(config),
+    signer: signing.signer,
+    publicKeys: signing.publicKeys,
   };
 }
 
@@ -68,6 +97,25 @@ function stepFunctionsStarter(config: RuntimeConfig): WorkflowStarter {
   return new StepFunctionsWorkflowStarter(new SFNClient({ region: config.region }), arn);
 }
 
+/**
+ * A checkpoint that failed to be written leaves its append done; the next append tries again.
+ * Logged (one JSON line, as Lambda logs are) so a persistent failure, such as a missing grant, shows.
+ */
+function reportCheckpointError(error: unknown): void {
+  console.error(
+    JSON.stringify({
+      level: 'WARN',
+      message: 'Writing the audit checkpoint failed; the next append tries again',
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    }),
+  );
+}
+
+/** What the audit trail's API routes need, from a set of adapters. */
+export function auditReadDeps(from: Adapters = adapters()): AuditReadDeps {
+  return { audit: from.auditLog, checkpoints: from.auditCheckpoints };
+}
+
 /** What the workflow steps need, from a set of adapters. */
 export function workflowDeps(from: Adapters = adapters()): ExportWorkflowDeps {
   return {
@@ -77,6 +125,16 @@ export function workflowDeps(from: Adapters = adapters()): ExportWorkflowDeps {
     audit: from.auditLog,
     now: () => new Date(),
   };
+}
+
+/** What ingest needs, from a set of adapters. */
+export function ingestDeps(from: Adapters = adapters()): IngestDeps {
+  return { events: from.eventStore, audit: from.auditLog, now: () => new Date() };
+}
+
+/** What GET /v1/keys needs, from a set of adapters. */
+export function keyOperationDeps(from: Adapters = adapters()): KeyOperationDeps {
+  return { publicKeys: from.publicKeys };
 }
 
 /** What the API's export operations need, from a set of adapters. */

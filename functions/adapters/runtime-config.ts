@@ -12,6 +12,24 @@ export interface RuntimeConfig {
    * @default - none: starting an export fails with a ConfigurationError
    */
   readonly stateMachineArn?: string;
+  /**
+   * The KMS key that signs evidence (`SIGNING_KEY_ID`, a key ARN); only the functions that sign or
+   * list public keys have it.
+   * @default - none: signing and listing keys fail with a ConfigurationError
+   */
+  readonly signingKeyId?: string;
+  /**
+   * KMS keys that signed evidence before the current one (`SIGNING_KEY_IDS_RETIRED`,
+   * comma-separated), still listed so that evidence verifies.
+   * @default - none
+   */
+  readonly retiredSigningKeyIds?: readonly string[];
+  /**
+   * A signed audit checkpoint every this many entries (and at least daily while entries are
+   * appended); `AUDIT_CHECKPOINT_EVERY`.
+   * @default 100
+   */
+  readonly auditCheckpointEvery?: number;
   /** Local stack only: endpoints of the embedded DynamoDB and S3 servers. */
   readonly endpoints?: { readonly dynamodb: string; readonly s3: string };
 }
@@ -31,11 +49,28 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 
 /** The configuration a deployed Lambda reads from its environment. */
 export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const retiredKeyIds = (env.SIGNING_KEY_IDS_RETIRED ?? '')
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
   return {
     region: env.AWS_REGION ?? 'us-east-1',
     eventsTable: required(env, 'EVENTS_TABLE'),
     controlTable: required(env, 'CONTROL_TABLE'),
     artifactBucket: required(env, 'ARTIFACT_BUCKET'),
     ...(env.STATE_MACHINE_ARN ? { stateMachineArn: env.STATE_MACHINE_ARN } : {}),
+    ...(env.SIGNING_KEY_ID ? { signingKeyId: env.SIGNING_KEY_ID } : {}),
+    ...(retiredKeyIds.length > 0 ? { retiredSigningKeyIds: retiredKeyIds } : {}),
+    ...(env.AUDIT_CHECKPOINT_EVERY
+      ? { auditCheckpointEvery: checkpointEvery(env.AUDIT_CHECKPOINT_EVERY) }
+      : {}),
   };
+}
+
+function checkpointEvery(raw: string): number {
+  const every = Number(raw);
+  if (!/^\d+$/.test(raw) || every < 1) {
+    throw new Error(`AUDIT_CHECKPOINT_EVERY must be a whole number of 1 or more, not "${raw}"`);
+  }
+  return every;
 }

@@ -1,6 +1,7 @@
-import type { AuditEntry, AuditRecord } from './audit/audit-chain.ts';
+import type { AuditEntry, AuditHead, AuditRecord } from './audit/audit-chain.ts';
 import type { DecisionEvent } from './events/decision-event.ts';
 import type { EventFilter } from './events/event-filter.ts';
+import type { EventIdClaim, EventIdRecord } from './events/event-identity.ts';
 import type { StoredEvent } from './events/stored-event.ts';
 import type { EvidenceSignature, PublicKeyInfo } from './evidence/signing.ts';
 import type { UploadedPart } from './export/export-checkpoint.ts';
@@ -25,7 +26,13 @@ export interface PutEventsResult {
 }
 
 export interface EventStore {
-  /** Writes validated events; idempotent by event id (a repeat overwrites the same item). */
+  /**
+   * Records each id with its digest unless the id is recorded already, one conditional write per
+   * id (functions/core/events/event-identity.ts). Returns one claim per record, in order: safe
+   * under concurrent writers of the same id, of which exactly one claims it.
+   */
+  claimEventIds(records: readonly EventIdRecord[]): Promise<readonly EventIdClaim[]>;
+  /** Writes the items of events whose ids the caller has claimed (or found recorded identically). */
   putEvents(events: readonly DecisionEvent[]): Promise<PutEventsResult>;
   /**
    * Streams matching events in (timestamp, id) order, starting after `afterSortKey` when given.
@@ -114,12 +121,18 @@ export interface AuditLog {
   append(
     record: AuditRecord,
   ): Promise<AuditEntry>;
-  /** Entries in chain order, optionally only those about one subject (an export id, say). */
+  /**
+   * Entries in chain order (seq > afterSeq, and <= toSeq when given), optionally only those about
+   * one subject (an export id, say).
+   */
   entries(options?: {
     readonly subject?: string;
     readonly afterSeq?: number;
+    readonly toSeq?: number;
     readonly limit?: number;
   }): Promise<readonly AuditEntry[]>;
+  /** The last entry linked into the chain (seq and hash), or undefined while it is empty. */
+  head(): Promise<AuditHead | undefined>;
 }
 
 /**

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { problemErrors } from './http/problem-errors.ts';
+import { getAudit, getAuditCheckpoint } from './routes/audit.ts';
 import { postEvents } from './routes/events.ts';
 import {
   deleteExportById,
@@ -10,6 +11,7 @@ import {
   getExports,
   postExport,
 } from './routes/exports.ts';
+import { getKeys } from './routes/keys.ts';
 
 /** The API Lambda: one router, every route a thin function in routes/. */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
@@ -22,5 +24,8 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
       { method: 'GET', path: '/v1/exports/{id}', handler: getExportById },
       { method: 'GET', path: '/v1/exports/{id}/download', handler: getExportDownload },
       { method: 'DELETE', path: '/v1/exports/{id}', handler: deleteExportById },
+      { method: 'GET', path: '/v1/keys', handler: getKeys },
+      { method: 'GET', path: '/v1/audit', handler: getAudit },
+      { method: 'GET', path: '/v1/audit/checkpoint', handler: getAuditCheckpoint },
     ]),
   );

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { type ProjectPaths, projectPaths } from '../paths.ts';
 import type { IExportData } from './data.ts';
 import { ExportFunction } from './function.ts';
+import type { IEvidenceSigningKey } from './signing.ts';
 import type { IExportWorkflow } from './workflow.ts';
 
 /** The header the token authorizer reads; also its cache key. */
@@ -45,6 +46,11 @@ export interface ExportApiProps {
   readonly data: IExportData;
   /** The export workflow the API starts (`POST /v1/exports`); its ARN is `STATE_MACHINE_ARN`. */
   readonly workflow: IExportWorkflow;
+  /**
+   * The evidence signing key: the API lists its public keys (GET /v1/keys) and signs audit
+   * checkpoints when it appends to the audit trail.
+   */
+  readonly signingKey: IEvidenceSigningKey;
   /**
    * Where the handler entry files and the lock file are.
    * @default - found from the working directory (the folder holding cdk.json)
@@ -106,7 +112,11 @@ export class ExportApi extends Construct {
       entry: paths.handlerEntry('api'),
       paths,
       description: 'Keeptrusts Export: HTTP API (/v1 router)',
-      environment: { ...environment, STATE_MACHINE_ARN: props.workflow.stateMachine.stateMachineArn },
+      environment: {
+        ...environment,
+        ...props.signingKey.runtimeEnvironment(),
+        STATE_MACHINE_ARN: props.workflow.stateMachine.stateMachineArn,
+      },
       memorySize: 512,
       // HTTP API integrations time out after 30 s.
       timeout: Duration.seconds(29),
@@ -121,6 +131,10 @@ export class ExportApi extends Construct {
     data.grantArtifactsRead(this.apiFunction);
     data.grantArtifactsDelete(this.apiFunction);
     props.workflow.grantStartExecution(this.apiFunction);
+    // Audit appends (create, download, delete, ingest conflicts) sign checkpoints; GET /v1/keys
+    // reads the public keys. The only function that may read them.
+    props.signingKey.grantSign(this.apiFunction);
+    props.signingKey.grantGetPublicKey(this.apiFunction);
 
     const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction.function, {
       authorizerName: 'token-authorizer',

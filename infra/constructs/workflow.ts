@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { type HandlerName, type ProjectPaths, projectPaths } from '../paths.ts';
 import type { IExportData } from './data.ts';
 import { ExportFunction } from './function.ts';
+import type { IEvidenceSigningKey } from './signing.ts';
 import {
   EXPORT_PAGE_NODE_OPTIONS,
   buildExportWorkflow,
@@ -33,6 +34,8 @@ export interface IExportWorkflow {
 export interface ExportWorkflowProps {
   /** The tables and bucket the steps read and write; grants are taken from it. */
   readonly data: IExportData;
+  /** The key Finalize signs manifests with, and audit appends sign checkpoints with. */
+  readonly signingKey: IEvidenceSigningKey;
   /**
    * Where the handler entry files and the lock file are.
    * @default - found from the working directory (the folder holding cdk.json)
@@ -58,6 +61,8 @@ interface StepSettings {
   readonly nodeOptions?: readonly string[];
   /** The least privilege the step needs on the data layer. */
   readonly grant: (data: IExportData, fn: ExportFunction) => void;
+  /** The step signs evidence: it gets SIGNING_KEY_ID and kms:Sign on that key, nothing more. */
+  readonly signsEvidence?: true;
 }
 
 const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
@@ -84,6 +89,8 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
   finalize: {
     handler: 'workflow/finalize',
     description: 'Keeptrusts Export: workflow step Finalize',
+    // It signs the export's manifest.
+    signsEvidence: true,
     grant: (data, fn) => {
       data.grantControlReadWrite(fn);
       data.grantArtifactsWrite(fn);
@@ -95,6 +102,8 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
   recordAudit: {
     handler: 'workflow/record-audit',
     description: 'Keeptrusts Export: workflow step RecordAudit',
+    // Appending to the audit trail may write a signed checkpoint.
+    signsEvidence: true,
     grant: (data, fn) => {
       data.grantControlReadWrite(fn);
     },
@@ -102,6 +111,8 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
   markFailed: {
     handler: 'workflow/mark-failed',
     description: 'Keeptrusts Export: workflow step MarkFailed',
+    // It appends export.failed to the audit trail, which may write a signed checkpoint.
+    signsEvidence: true,
     grant: (data, fn) => {
       data.grantControlReadWrite(fn);
       // Aborting the open multipart upload is part of the write grant.
@@ -138,13 +149,16 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
         entry: paths.handlerEntry(settings.handler),
         paths,
         description: settings.description,
-        environment,
+        environment: settings.signsEvidence
+          ? { ...environment, ...props.signingKey.runtimeEnvironment() }
+          : environment,
         timeout: WORKFLOW_FUNCTION_TIMEOUTS[step],
         logRetention,
         ...(settings.memorySize === undefined ? {} : { memorySize: settings.memorySize }),
         ...(settings.nodeOptions === undefined ? {} : { nodeOptions: settings.nodeOptions }),
       });
       settings.grant(data, fn);
+      if (settings.signsEvidence) props.signingKey.grantSign(fn);
       return fn;
     });
 

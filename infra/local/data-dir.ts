@@ -23,6 +23,9 @@ export interface DataDir {
   readonly dynamodbPath: string;
   readonly s3Path: string;
   readonly tokenFile: string;
+  /** The evidence signing key (private, owner-only) and every public key that has signed. */
+  readonly signingKeyFile: string;
+  readonly publicKeysDir: string;
   readonly isNew: boolean;
   state: DataDirState;
   save(state: DataDirState): Promise<void>;
@@ -64,6 +67,8 @@ export async function openDataDir(root: string): Promise<DataDir> {
     dynamodbPath: path.join(root, 'dynamodb'),
     s3Path: path.join(root, 's3'),
     tokenFile: path.join(root, 'admin-token'),
+    signingKeyFile: path.join(root, 'signing-key.pem'),
+    publicKeysDir: path.join(root, 'keys'),
     isNew,
     state: state ?? { version: STATE_VERSION, createdAt: new Date().toISOString() },
     async save(next) {

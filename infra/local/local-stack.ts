@@ -19,6 +19,7 @@ import { LocalWorkflowRunner, type LocalWorkflowOptions } from './local-workflow
 import { withPartUploadFault } from './part-upload-fault.ts';
 import { resumeUnfinishedExports } from './resume-exports.ts';
 import { seedDemoEvents } from './seed-demo-events.ts';
+import { openLocalSigner } from './signing-key.ts';
 import { renderExportWorkflowDefinition } from './workflow-definition.ts';
 
 export const LOCAL_RESOURCES = {
@@ -88,8 +89,10 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       ...(hooks.retryIntervalOverrides ? { retryIntervalOverrides: hooks.retryIntervalOverrides } : {}),
     });
     const fault = config.fault;
+    const signer = await openLocalSigner(dir);
     const adapters = createAdapters(runtime, {
       workflow,
+      signing: { signer, publicKeys: signer },
       ...(fault === undefined ? {} : { artifactStore: (store) => withPartUploadFault(store, fault) }),
     });
     await createTables(adapters.clients.dynamodb, runtime);

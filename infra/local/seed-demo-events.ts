@@ -1,6 +1,7 @@
 import { generateDemoEvents } from '../../functions/core/events/demo-events.ts';
 import type { DecisionEvent } from '../../functions/core/events/decision-event.ts';
 import type { EventStore } from '../../functions/core/ports.ts';
+import { storeEvents } from '../../functions/core/events/store-events.ts';
 import type { DataDir } from './data-dir.ts';
 import { LocalStackError } from './local-stack-error.ts';
 
@@ -45,9 +46,14 @@ export async function seedDemoEvents(
   let batch: DecisionEvent[] = [];
   const inFlight = new Set<Promise<void>>();
   const write = async (events: DecisionEvent[]) => {
-    const result = await store.putEvents(events);
+    const result = await storeEvents(store, events);
     if (result.failed.length > 0) {
       throw new LocalStackError(`seeding demo events failed: ${result.failed[0]!.reason}`);
+    }
+    if (result.conflicts.length > 0) {
+      throw new LocalStackError(
+        `seeding demo events failed: event ${result.conflicts[0]!.offered.id} is already stored with other content`,
+      );
     }
     done += events.length;
     progress(done, total);

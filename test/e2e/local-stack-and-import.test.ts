@@ -46,6 +46,7 @@ describe('npm start and kt events import', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  /** Event items; every one must have its write-once id record beside it. */
   const countStored = async () => {
     const client = new DynamoDBClient({
       region: 'us-east-1',
@@ -53,7 +54,9 @@ describe('npm start and kt events import', () => {
       credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
     });
     try {
-      return await countItems(client, 'keeptrusts-decision-events');
+      const items = await countItems(client, 'keeptrusts-decision-events', 'D#');
+      expect(await countItems(client, 'keeptrusts-decision-events', 'ID#')).toBe(items);
+      return items;
     } finally {
       client.destroy();
     }
@@ -77,12 +80,21 @@ describe('npm start and kt events import', () => {
     const first = await runKt(['events', 'import', '--file', SAMPLE], kt);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout.trim()).toBe(`✓ Imported ${sampleLines.toLocaleString('en-US')} events`);
+    const n = sampleLines.toLocaleString('en-US');
+    expect(first.stdout.trim()).toBe(`✓ Imported ${n} events (${n} new, 0 already stored)`);
     expect(await countStored()).toBe(1200 + sampleLines);
 
     const again = await runKt(['events', 'import', '--file', SAMPLE, '-o', 'json'], kt);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ imported: sampleLines });
+    expect(JSON.parse(again.stdout)).toEqual({
+      imported: sampleLines,
+      new: 0,
+      alreadyStored: sampleLines,
+      conflicts: [],
+      file: SAMPLE,
+    });
+    const human = await runKt(['events', 'import', '--file', SAMPLE], kt);
+    expect(human.stdout.trim()).toBe(`✓ Imported ${n} events (0 new, ${n} already stored)`);
     expect(await countStored()).toBe(1200 + sampleLines);
   });
 

@@ -31,6 +31,13 @@ describe('KeeptrustsExportStack', () => {
   const resources = (type: string): [string, Resource][] =>
     Object.entries(template.findResources(type) as Record<string, Resource>);
 
+  /** The symmetric key that encrypts data (the other key signs evidence). */
+  const dataKeyId = (): string => {
+    const found = resources('AWS::KMS::Key').filter(([, key]) => key.Properties.KeySpec === undefined);
+    expect(found).toHaveLength(1);
+    return found[0]![0];
+  };
+
   const tableWithIndex = (indexName: string): [string, Resource] => {
     const found = resources('AWS::DynamoDB::Table').filter(([, table]) =>
       ((table.Properties.GlobalSecondaryIndexes ?? []) as { IndexName: string }[]).some(
@@ -90,7 +97,7 @@ describe('KeeptrustsExportStack', () => {
 
     it('is on-demand, with PITR, KMS encryption under the stack key and deletion protection', () => {
       const [, table] = tableWithIndex(firstIndex);
-      const keyId = resources('AWS::KMS::Key')[0]![0];
+      const keyId = dataKeyId();
       expect(table.Properties).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -105,12 +112,11 @@ describe('KeeptrustsExportStack', () => {
     });
   });
 
-  it('has one rotated, retained customer-managed key', () => {
-    template.resourceCountIs('AWS::KMS::Key', 1);
-    template.hasResource('AWS::KMS::Key', {
-      Properties: { EnableKeyRotation: true },
-      DeletionPolicy: 'Retain',
-    });
+  it('has one rotated, retained customer-managed data key (and the signing key)', () => {
+    template.resourceCountIs('AWS::KMS::Key', 2);
+    const key = template.toJSON().Resources[dataKeyId()] as Resource;
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    expect(key.DeletionPolicy).toBe('Retain');
   });
 
   describe('artifact bucket', () => {
@@ -385,6 +391,91 @@ describe('KeeptrustsExportStack', () => {
     });
   });
 
+  describe('evidence signing key', () => {
+    const signingKeyId = (): string => {
+      const found = resources('AWS::KMS::Key').filter(([, key]) => key.Properties.KeySpec !== undefined);
+      expect(found).toHaveLength(1);
+      return found[0]![0];
+    };
+
+    /** The descriptions of the roles whose policies allow `action`, and the resources they name. */
+    const holdersOf = (action: string): { roles: string[]; resources: unknown[] } => {
+      const roles = new Set<string>();
+      const named: unknown[] = [];
+      for (const [, policy] of resources('AWS::IAM::Policy')) {
+        for (const statement of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
+          if (statement.Effect !== 'Allow' || !asArray(statement.Action).includes(action)) continue;
+          named.push(...asArray(statement.Resource));
+          for (const { Ref } of policy.Properties.Roles as { Ref: string }[]) {
+            const role = template.toJSON().Resources[Ref] as Resource;
+            roles.add(String(role.Properties.Description).replace('Execution role: Keeptrusts Export: ', ''));
+          }
+        }
+      }
+      return { roles: [...roles].sort(), resources: named };
+    };
+
+    it('is an ECC_NIST_P256 SIGN_VERIFY key, retained with the stack', () => {
+      const key = template.toJSON().Resources[signingKeyId()] as Resource;
+      expect(key.Properties).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+      expect(key.Properties.EnableKeyRotation).toBeUndefined();
+      expect(key.DeletionPolicy).toBe('Retain');
+    });
+
+    it('may be used to sign only by Finalize and the functions that append to the audit trail', () => {
+      const sign = holdersOf('kms:Sign');
+      expect(sign.roles).toEqual([
+        'HTTP API (/v1 router)',
+        'workflow step Finalize',
+        'workflow step MarkFailed',
+        'workflow step RecordAudit',
+      ]);
+      for (const resource of sign.resources)
+        expect(resource).toEqual({ 'Fn::GetAtt': [signingKeyId(), 'Arn'] });
+    });
+
+    it('gives its public key only to the API function', () => {
+      const read = holdersOf('kms:GetPublicKey');
+      expect(read.roles).toEqual(['HTTP API (/v1 router)']);
+      expect(read.resources).toEqual([{ 'Fn::GetAtt': [signingKeyId(), 'Arn'] }]);
+    });
+
+    it('is SIGNING_KEY_ID exactly where it is used', () => {
+      const withKey = resources('AWS::Lambda::Function')
+        .filter(
+          ([, fn]) =>
+            (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SIGNING_KEY_ID,
+        )
+        .map(([, fn]) => String(fn.Properties.Description).replace('Keeptrusts Export: ', ''))
+        .sort();
+      expect(withKey).toEqual(holdersOf('kms:Sign').roles);
+      template.hasOutput('SigningKeyArn', { Value: { 'Fn::GetAtt': [signingKeyId(), 'Arn'] } });
+    });
+
+    it('keeps retired keys readable by the API, so evidence they signed still verifies', () => {
+      const retired = 'arn:aws:kms:eu-west-1:123456789012:key/0b7d4c1e-5a8f-4e2b-9c3d-6f1a2b3c4d5e';
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new KeeptrustsExportStack(app, 'Rotated', { signing: { retiredKeyArns: [retired] } });
+      const rotated = Template.fromStack(stack);
+      rotated.hasResourceProperties('AWS::Lambda::Function', {
+        Description: 'Keeptrusts Export: HTTP API (/v1 router)',
+        Environment: { Variables: Match.objectLike({ SIGNING_KEY_IDS_RETIRED: retired }) },
+      });
+      rotated.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'kms:GetPublicKey', Resource: retired }]),
+        },
+      });
+      // Nothing signs with a retired key.
+      const signOn = Object.values(rotated.findResources('AWS::IAM::Policy') as Record<string, Resource>)
+        .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+        .filter((statement) => asArray(statement.Action).includes('kms:Sign'))
+        .flatMap((statement) => asArray(statement.Resource));
+      expect(signOn.length).toBeGreaterThan(0);
+      expect(signOn).not.toContainEqual(retired);
+    });
+  });
+
   it('outputs the API URL, the state machine ARN, both table names and the bucket name', () => {
     const outputs = template.toJSON().Outputs as Record<string, unknown>;
     expect(Object.keys(outputs).sort()).toEqual([
@@ -392,6 +483,7 @@ describe('KeeptrustsExportStack', () => {
       'ArtifactBucketName',
       'ControlTableName',
       'EventsTableName',
+      'SigningKeyArn',
       'StateMachineArn',
     ]);
   });

@@ -82,6 +82,7 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       control: logicalId(stack.data.controlTable),
       bucket: logicalId(stack.data.artifactBucket),
       key: logicalId(stack.data.encryptionKey as never),
+      signingKey: logicalId(stack.signingKey.key),
       stateMachine: stateMachineId(),
     };
     const kindOf = (resource: unknown): string => {
@@ -90,6 +91,7 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       if (json.includes(ids.events)) return 'events';
       if (json.includes(ids.control)) return 'control';
       if (json.includes(ids.bucket)) return json.includes('/*') ? 'objects' : 'bucket';
+      if (json.includes(ids.signingKey)) return 'signingKey';
       if (json.includes(ids.key)) return 'key';
       if (json.includes(ids.stateMachine)) return 'stateMachine';
       if (json.includes('LogGroup')) return 'logs';
@@ -210,6 +212,7 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
     });
 
     it('get the table and bucket names, as RuntimeConfig requires, and nothing else of ours', () => {
+      const signs = new Set<WorkflowStep>(['finalize', 'recordAudit', 'markFailed']);
       for (const step of WORKFLOW_STEPS) {
         expect((fnOf(step).Properties.Environment as { Variables: unknown }).Variables).toEqual({
           EVENTS_TABLE: { Ref: logicalId(stack.data.eventsTable) },
@@ -221,6 +224,10 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
             step === 'exportPage'
               ? `--enable-source-maps ${EXPORT_PAGE_NODE_OPTIONS.join(' ')}`
               : '--enable-source-maps',
+          // Only the steps that sign evidence (manifests, audit checkpoints) know the key.
+          ...(signs.has(step)
+            ? { SIGNING_KEY_ID: { 'Fn::GetAtt': [logicalId(stack.signingKey.key), 'Arn'] } }
+            : {}),
         });
       }
     });
@@ -242,6 +249,9 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       logs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
     };
 
+    // Finalize signs the manifest; RecordAudit and MarkFailed append to the audit trail, which
+    // signs checkpoints. kms:Sign on the signing key, nothing else on it.
+    const signs = { signingKey: ['kms:Sign'] };
     it.each([
       ['prepare', writer],
       ['exportPage', { ...writer, events: TABLE_READ }],
@@ -250,12 +260,16 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
         'finalize',
         {
           ...writer,
+          ...signs,
           objects: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
           bucket: ['s3:ListBucket'],
         },
       ],
-      ['recordAudit', { control: TABLE_READ_WRITE, key: KEY_READ_WRITE, '*': XRAY, logs: writer.logs }],
-      ['markFailed', writer],
+      [
+        'recordAudit',
+        { control: TABLE_READ_WRITE, key: KEY_READ_WRITE, '*': XRAY, logs: writer.logs, ...signs },
+      ],
+      ['markFailed', { ...writer, ...signs }],
     ] as const)('%s holds exactly its grants', (step, expected) => {
       expect(permissionsOf(roleId(step))).toEqual(expected);
     });
@@ -315,6 +329,8 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
         objects: ['s3:DeleteObject', 's3:GetObject'],
         bucket: ['s3:ListBucket'],
         key: KEY_READ_WRITE,
+        // Lists the public keys (GET /v1/keys) and signs audit checkpoints.
+        signingKey: ['kms:GetPublicKey', 'kms:Sign'],
         stateMachine: ['states:StartExecution'],
         '*': XRAY,
         logs: ['logs:CreateLogStream', 'logs:PutLogEvents'],

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
+import { type PublicKeyInfo, verifyEvidenceSignature } from '../../functions/core/evidence/signing.ts';
 import { countItems } from '../support/count-items.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
 
@@ -49,15 +50,16 @@ describe('API over the local stack', () => {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
-  const storedCount = () => countItems(stack.adapters.clients.dynamodb, LOCAL_RESOURCES.eventsTable);
+  const storedCount = () => countItems(stack.adapters.clients.dynamodb, LOCAL_RESOURCES.eventsTable, 'D#');
 
   it('stores a batch and stores each event once when the same batch is sent again', async () => {
     const batch = { events: Array.from({ length: 120 }, (_, n) => event(n)) };
     const first = await post(batch);
     expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ received: 120, written: 120, failed: [] });
+    expect(await first.json()).toEqual({ received: 120, written: 120, alreadyStored: 0, conflicts: [], failed: [] });
     const second = await post(batch);
     expect(second.status).toBe(200);
+    expect(await second.json()).toEqual({ received: 120, written: 0, alreadyStored: 120, conflicts: [], failed: [] });
     expect(await storedCount()).toBe(120);
   });
 
@@ -73,6 +75,16 @@ describe('API over the local stack', () => {
     expect(problem.errors).toEqual([
       { field: 'events[1].timestamp', rule: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z' },
       { field: 'events[2].tokens', rule: 'must be 0 or more' },
+    ]);
+    expect(await storedCount()).toBe(before);
+  });
+
+  it('refuses an unknown top-level field, naming it, and writes nothing', async () => {
+    const before = await storedCount();
+    const response = await post({ events: [event(1500)], mode: 'overwrite' });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as ProblemDetails).errors).toEqual([
+      { field: 'mode', rule: 'is not a known field; the only field is events' },
     ]);
     expect(await storedCount()).toBe(before);
   });
@@ -122,5 +134,37 @@ describe('API over the local stack', () => {
     });
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('lists the public signing keys to any valid token, and the listed key verifies what the stack signs', async () => {
+    const getKeys = (token: string | null) =>
+      fetch(`${stack.apiUrl}/v1/keys`, {
+        headers: token === null ? {} : { authorization: `Bearer ${token}` },
+      });
+    // Public keys are public: a token with no export or audit scope at all may read them.
+    const gateway = generateToken();
+    await stack.adapters.tokenStore.putToken(
+      newTokenRecord(gateway, { name: 'gateway', scopes: ['events:write'] }),
+    );
+    const response = await getKeys(gateway);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    const { keys } = (await response.json()) as { keys: PublicKeyInfo[] };
+    expect(keys).toEqual([
+      {
+        keyId: expect.stringMatching(/^kt-local-[0-9a-f]{16}$/),
+        algorithm: 'ECDSA_P256_SHA256',
+        publicKeyPem: expect.stringMatching(/^-----BEGIN PUBLIC KEY-----\n/),
+        current: true,
+        createdAt: expect.any(String),
+      },
+    ]);
+    const message = Buffer.from('{"manifest":"exp_0123456789abcdefghjk"}');
+    const signature = await stack.adapters.signer.sign(message);
+    expect(signature.keyId).toBe(keys[0]!.keyId);
+    expect(verifyEvidenceSignature(keys[0]!.publicKeyPem, message, signature.signature)).toBe(true);
+
+    expect((await getKeys(generateToken())).status).toBe(401);
+    expect((await getKeys(null)).status).toBe(401);
   });
 });

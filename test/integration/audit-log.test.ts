@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { auditKeys, DynamoAuditLog } from '../../functions/adapters/dynamodb/audit-log.ts';
+import { auditKeys, DynamoAuditChainStore, DynamoAuditLog } from '../../functions/adapters/dynamodb/audit-log.ts';
 import {
   AuditChainError,
   type AuditEntry,
@@ -8,8 +8,10 @@ import {
   GENESIS_HASH,
   verifyChain,
 } from '../../functions/core/audit/audit-chain.ts';
+import { readLatestCheckpoint, verifyCheckpointSignature } from '../../functions/core/audit/checkpoint.ts';
 import { DependencyError, ValidationError } from '../../functions/core/errors.ts';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../support/embedded-dynamodb.ts';
+import { MemoryAuditStore, testSigner } from '../support/memory-audit-store.ts';
 
 type Handler = (
   args: { input: Record<string, unknown> },
@@ -285,4 +287,56 @@ describe('DynamoAuditLog', () => {
     await expect(missing.entries()).rejects.toThrow(DependencyError);
     await expect(missing.entries()).rejects.toThrow(/NoSuchTable.*ResourceNotFoundException/);
   });
+
+  it('reads a seq range (toSeq), per subject too, and reports the real end as its head', async () => {
+    for (let i = 0; i < 6; i++) await log.append(rec(i % 2 === 0 ? 'exp_even' : 'exp_odd', 'export.created', i));
+    expect((await log.entries({ afterSeq: 1, toSeq: 4 })).map((e) => e.seq)).toEqual([2, 3, 4]);
+    expect((await log.entries({ subject: 'exp_even', toSeq: 4 })).map((e) => e.seq)).toEqual([1, 3]);
+    expect(await log.entries({ afterSeq: 4, toSeq: 4 })).toEqual([]);
+    const all = await log.entries();
+    expect(await log.head()).toEqual({ seq: 6, hash: all[5]!.hash });
+  });
 });
+
+describe('DynamoAuditChainStore checkpoint record', () => {
+  it('only ever moves forward, so concurrent checkpoint writers cannot move it back', async () => {
+    const store = new DynamoAuditChainStore(db.documents, db.tables.controlTable);
+    expect(await store.readCheckpointMark()).toBeUndefined();
+    const at = '2026-04-20T09:00:00.000Z';
+    expect(await store.advanceCheckpointMark({ seq: 100, hash: 'a'.repeat(64), at })).toBe(true);
+    expect(await store.advanceCheckpointMark({ seq: 100, hash: 'b'.repeat(64), at })).toBe(false);
+    expect(await store.advanceCheckpointMark({ seq: 99, hash: 'c'.repeat(64), at })).toBe(false);
+    expect(await store.readCheckpointMark()).toEqual({ seq: 100, hash: 'a'.repeat(64), at });
+    const racing = await Promise.all(
+      [150, 200, 120].map((seq) => store.advanceCheckpointMark({ seq, hash: 'd'.repeat(64), at })),
+    );
+    expect(racing[1]).toBe(true);
+    expect((await store.readCheckpointMark())?.seq).toBe(200);
+    const { Item } = await db.documents.send(
+      new GetCommand({ TableName: db.tables.controlTable, Key: auditKeys.checkpoint, ConsistentRead: true }),
+    );
+    expect(Item).toEqual({ ...auditKeys.checkpoint, seq: 200, hash: 'd'.repeat(64), at });
+  });
+
+  it('writes signed checkpoints from appends when asked to, recording the last one beside the chain', async () => {
+    const objects = new MemoryAuditStore();
+    const signer = testSigner();
+    const signing = new DynamoAuditLog(db.documents, db.tables.controlTable, {
+      checkpoints: { objects, signer, every: 3, now: () => new Date('2026-04-20T10:00:00.000Z') },
+    });
+    for (let i = 0; i < 7; i++) await signing.append(rec('exp_cp', 'export.created', i));
+    const entries = await signing.entries();
+    const latest = await readLatestCheckpoint(objects);
+    expect(latest).toMatchObject({ seq: 6, hash: entries[5]!.hash });
+    expect(verifyCheckpointSignature(latest!, signer.publicKeyPem)).toBe(true);
+    expect([...objects.objects.keys()].sort()).toEqual([
+      'audit/checkpoints/000000000001.json',
+      'audit/checkpoints/000000000003.json',
+      'audit/checkpoints/000000000006.json',
+      'audit/checkpoints/latest.json',
+    ]);
+    const store = new DynamoAuditChainStore(db.documents, db.tables.controlTable);
+    expect(await store.readCheckpointMark()).toEqual({ seq: 6, hash: latest!.hash, at: latest!.at });
+  });
+});
+

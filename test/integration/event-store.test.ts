@@ -7,12 +7,12 @@ import { ConflictError, DependencyError, ValidationError } from '../../functions
 import {
   canonicalEventJson,
   type DecisionEvent,
-  instantOf,
 } from '../../functions/core/events/decision-event.ts';
 import { generateDemoEvents } from '../../functions/core/events/demo-events.ts';
 import { daysInRange, eventSortKey } from '../../functions/core/events/time-range.ts';
 import type { EventFilter } from '../../functions/core/events/event-filter.ts';
 import type { StoredEvent } from '../../functions/core/events/stored-event.ts';
+import type { EventIdRecord } from '../../functions/core/events/event-identity.ts';
 import { countItems } from '../support/count-items.ts';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../support/embedded-dynamodb.ts';
 
@@ -36,6 +36,8 @@ const partitionKeyOf = (value: unknown): string =>
  * unprocessed, or fail as a whole when it throws (before the SDK's own retries, which sit below).
  */
 let unprocessOnWrite: ((items: unknown[]) => number) | undefined;
+/** Conditional puts (id claims) still to fail with a ThrottlingException before reaching dynalite. */
+let throttleClaims = 0;
 
 const base = (n: number, timestamp: string, overrides: Partial<DecisionEvent> = {}): DecisionEvent => ({
   id: `evt_fixed${String(n).padStart(4, '0')}`,
@@ -72,6 +74,15 @@ const EDGE_EVENTS: DecisionEvent[] = [
   base(21, '2026-03-05T13:00:00Z', { team: 'a', policy: 'b#c' }),
   base(22, '2026-03-05T13:00:00Z', { team: 'x%23y', policy: 'z' }),
   base(23, '2026-03-05T13:00:00Z', { team: 'x#y', policy: 'z' }),
+  // One nanosecond outside R1 on either side: both out.
+  base(30, '2026-03-03T05:59:59.999999999Z'),
+  base(31, '2026-03-06T18:30:00.000000001Z'),
+  // Within one millisecond, time order differs from id order.
+  base(39, '2026-03-05T14:00:00.000000001Z'),
+  base(38, '2026-03-05T14:00:00.000000002Z'),
+  base(37, '2026-03-05T14:00:00.0000005Z'),
+  base(36, '2026-03-05T14:00:00.0009Z'),
+  base(35, '2026-03-05T14:00:00.000999999Z'),
 ];
 
 const GENERATED = [
@@ -84,15 +95,24 @@ const GENERATED = [
 ];
 const ALL_EVENTS = [...GENERATED, ...EDGE_EVENTS];
 
-/** The answer computed without the store: filter and sort the events in plain JS. */
+/** Nanoseconds since the epoch, computed without the code under test. */
+function nanosOf(timestamp: string): bigint {
+  const fraction = /\.(\d+)Z$/.exec(timestamp)?.[1] ?? '';
+  return BigInt(Date.parse(`${timestamp.slice(0, 19)}Z`)) * 1_000_000n + BigInt(fraction.padEnd(9, '0'));
+}
+
+/** The answer computed without the store: filter and sort the events in plain JS, at full precision. */
 function expected(filter: EventFilter): StoredEvent[] {
-  const from = instantOf(filter.from);
-  const to = instantOf(filter.to);
-  return ALL_EVENTS.filter((e) => instantOf(e.timestamp) >= from && instantOf(e.timestamp) <= to)
+  const from = nanosOf(filter.from);
+  const to = nanosOf(filter.to);
+  return ALL_EVENTS.filter((e) => nanosOf(e.timestamp) >= from && nanosOf(e.timestamp) <= to)
     .filter((e) => filter.team === undefined || e.team === filter.team)
     .filter((e) => filter.policy === undefined || e.policy === filter.policy)
-    .map((e) => ({ sortKey: eventSortKey(e), json: canonicalEventJson(e) }))
-    .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    .sort((a, b) => {
+      const byTime = nanosOf(a.timestamp) - nanosOf(b.timestamp);
+      return byTime !== 0n ? (byTime < 0n ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    })
+    .map((e) => ({ sortKey: eventSortKey(e), json: canonicalEventJson(e) }));
 }
 
 async function collect(iterable: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
@@ -117,7 +137,12 @@ beforeAll(async () => {
         KeyConditionExpression?: string;
         ExpressionAttributeValues?: Record<string, unknown>;
         RequestItems?: Record<string, unknown[]>;
+        ConditionExpression?: string;
       };
+      if (input.ConditionExpression !== undefined && throttleClaims > 0) {
+        throttleClaims--;
+        throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+      }
       if (input.RequestItems !== undefined && unprocessOnWrite !== undefined) {
         const [table, items] = Object.entries(input.RequestItems)[0]!;
         const passed = unprocessOnWrite(items);
@@ -242,10 +267,10 @@ describe('DynamoEventStore.streamEvents', () => {
     expect([...head, ...tail]).toEqual(want);
     // A position before the range starts at the range; one after it yields nothing.
     expect(
-      await collect(store.streamEvents(filter, { afterSortKey: '2020-01-01T00:00:00.000Z#evt_x' })),
+      await collect(store.streamEvents(filter, { afterSortKey: '2020-01-01T00:00:00.000000000Z#evt_x' })),
     ).toEqual(want);
     expect(
-      await collect(store.streamEvents(filter, { afterSortKey: '2030-01-01T00:00:00.000Z#evt_x' })),
+      await collect(store.streamEvents(filter, { afterSortKey: '2030-01-01T00:00:00.000000000Z#evt_x' })),
     ).toEqual([]);
   });
 
@@ -440,6 +465,69 @@ describe('DynamoEventStore.putEvents', () => {
     const read = await collect(missing.streamEvents(R1)).catch((e: unknown) => e);
     expect(read).toBeInstanceOf(DependencyError);
     expect((read as DependencyError).cause).toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
+
+describe('DynamoEventStore.claimEventIds', () => {
+  const record = (id: string, digest = 'a'.repeat(64), timestamp = '2026-09-01T00:00:00Z'): EventIdRecord => ({
+    id,
+    digest,
+    timestamp,
+    team: 'engineering',
+  });
+
+  it('claims a new id once, and then reports the record it finds, in request order', async () => {
+    const first = await store.claimEventIds([record('evt_claim1'), record('evt_claim2', 'b'.repeat(64))]);
+    expect(first).toEqual([{ outcome: 'claimed' }, { outcome: 'claimed' }]);
+    const again = await store.claimEventIds([
+      record('evt_claim3'),
+      record('evt_claim2', 'c'.repeat(64), '2026-09-02T00:00:00.5Z'),
+      record('evt_claim1'),
+    ]);
+    expect(again).toEqual([
+      { outcome: 'claimed' },
+      { outcome: 'recorded', stored: record('evt_claim2', 'b'.repeat(64)) },
+      { outcome: 'recorded', stored: record('evt_claim1') },
+    ]);
+  });
+
+  it('lets exactly one of many concurrent claimants of an id win', async () => {
+    const claims = await Promise.all(
+      Array.from({ length: 12 }, (_, n) => store.claimEventIds([record('evt_claimrace', String(n).padStart(64, '0'))])),
+    );
+    const winners = claims.flat().filter((c) => c.outcome === 'claimed');
+    expect(winners).toHaveLength(1);
+    const stored = claims.flat().filter((c) => c.outcome === 'recorded');
+    expect(stored).toHaveLength(11);
+    // Every loser sees the winner's digest: one record, never overwritten.
+    expect(new Set(stored.map((c) => (c.outcome === 'recorded' ? c.stored.digest : '')))).toEqual(
+      new Set([stored[0]!.outcome === 'recorded' ? stored[0]!.stored.digest : 'x']),
+    );
+  });
+
+  it('keeps id records out of every range read', async () => {
+    await store.claimEventIds([record('evt_claimhidden', 'd'.repeat(64), '2026-03-05T12:00:00Z')]);
+    expect(await collect(store.streamEvents(R1))).toEqual(expected(R1));
+  });
+
+  it('retries a throttled claim and reports one that stays throttled as failed, never as claimed', async () => {
+    const tight = new DynamoEventStore(db.documents, db.tables.eventsTable, { maxWriteAttempts: 2, retryBaseDelayMs: 1 });
+    throttleClaims = 1;
+    expect(await tight.claimEventIds([record('evt_claimok')])).toEqual([{ outcome: 'claimed' }]);
+    throttleClaims = 2;
+    expect(await tight.claimEventIds([record('evt_claimthrottled')])).toEqual([
+      {
+        outcome: 'failed',
+        reason: 'not recorded after 2 attempts: ThrottlingException: slow down; resending it is safe',
+      },
+    ]);
+    throttleClaims = 0;
+    // Failed means not recorded: the next try claims it.
+    expect(await tight.claimEventIds([record('evt_claimthrottled')])).toEqual([{ outcome: 'claimed' }]);
+
+    const missing = new DynamoEventStore(db.documents, 'NoSuchTable');
+    const error = await missing.claimEventIds([record('evt_claimgone')]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyError);
   });
 });
 

@@ -88,37 +88,55 @@ describe('daysInRange', () => {
 });
 
 describe('sortableInstant and eventSortKey', () => {
-  it('spells every instant with exactly three fractional digits', () => {
-    expect(sortableInstant('2026-04-20T09:15:32Z')).toBe('2026-04-20T09:15:32.000Z');
-    expect(sortableInstant('2026-04-20T09:15:32.5Z')).toBe('2026-04-20T09:15:32.500Z');
-    expect(sortableInstant('2026-04-20T09:15:32.123456Z')).toBe('2026-04-20T09:15:32.123Z');
+  it('spells every instant with exactly nine fractional digits, keeping every digit given', () => {
+    expect(sortableInstant('2026-04-20T09:15:32Z')).toBe('2026-04-20T09:15:32.000000000Z');
+    expect(sortableInstant('2026-04-20T09:15:32.5Z')).toBe('2026-04-20T09:15:32.500000000Z');
+    expect(sortableInstant('2026-04-20T09:15:32.123456Z')).toBe('2026-04-20T09:15:32.123456000Z');
+    expect(sortableInstant('2026-04-20T09:15:32.000000001Z')).toBe('2026-04-20T09:15:32.000000001Z');
   });
 
   it('makes text order equal time order where the raw spellings would not', () => {
-    const raw = ['2026-04-20T09:15:32.5Z', '2026-04-20T09:15:32Z', '2026-04-20T09:15:32.05Z'];
+    const raw = ['2026-04-20T09:15:32.5Z', '2026-04-20T09:15:32Z', '2026-04-20T09:15:32.05Z', '2026-04-20T09:15:32.0005Z'];
     expect([...raw].sort()).toEqual([
+      '2026-04-20T09:15:32.0005Z',
       '2026-04-20T09:15:32.05Z',
       '2026-04-20T09:15:32.5Z',
       '2026-04-20T09:15:32Z',
     ]);
     expect(raw.map(sortableInstant).sort()).toEqual([
-      '2026-04-20T09:15:32.000Z',
-      '2026-04-20T09:15:32.050Z',
-      '2026-04-20T09:15:32.500Z',
+      '2026-04-20T09:15:32.000000000Z',
+      '2026-04-20T09:15:32.000500000Z',
+      '2026-04-20T09:15:32.050000000Z',
+      '2026-04-20T09:15:32.500000000Z',
     ]);
   });
 
-  it('orders by timestamp, then id', () => {
+  it('orders by timestamp at full precision, then id', () => {
     const keys = [
       { id: 'evt_b', timestamp: '2026-04-20T09:15:32Z' },
       { id: 'evt_a', timestamp: '2026-04-20T09:15:32.000Z' },
       { id: 'evt_0', timestamp: '2026-04-20T09:15:32.001Z' },
+      // Within one millisecond, time decides before the id does.
+      { id: 'evt_0', timestamp: '2026-04-20T09:15:32.000000002Z' },
+      { id: 'evt_z', timestamp: '2026-04-20T09:15:32.000000001Z' },
     ].map(eventSortKey);
     expect(keys).toEqual([
-      '2026-04-20T09:15:32.000Z#evt_b',
-      '2026-04-20T09:15:32.000Z#evt_a',
-      '2026-04-20T09:15:32.001Z#evt_0',
+      '2026-04-20T09:15:32.000000000Z#evt_b',
+      '2026-04-20T09:15:32.000000000Z#evt_a',
+      '2026-04-20T09:15:32.001000000Z#evt_0',
+      '2026-04-20T09:15:32.000000002Z#evt_0',
+      '2026-04-20T09:15:32.000000001Z#evt_z',
     ]);
-    expect([...keys].sort()).toEqual([keys[1], keys[0], keys[2]]);
+    expect([...keys].sort()).toEqual([keys[1], keys[0], keys[4], keys[3], keys[2]]);
+  });
+
+  it('refuses a range whose from is later than its to by a single nanosecond', () => {
+    expect(() => parseTimeRange('2026-04-20T09:15:32.000000002Z', '2026-04-20T09:15:32.000000001Z')).toThrow(
+      ValidationError,
+    );
+    expect(parseTimeRange('2026-04-20T09:15:32.000000001Z', '2026-04-20T09:15:32.000000001Z')).toEqual({
+      from: '2026-04-20T09:15:32.000000001Z',
+      to: '2026-04-20T09:15:32.000000001Z',
+    });
   });
 });

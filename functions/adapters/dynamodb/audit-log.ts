@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -11,180 +10,73 @@ import {
   type AuditEntry,
   AuditChainError,
   type AuditHead,
-  type AuditRecord,
-  auditEntryHash,
-  auditRecordIssues,
-  chainNext,
-  GENESIS_HASH,
 } from '../../core/audit/audit-chain.ts';
-import { DependencyError, type FieldIssue, ValidationError } from '../../core/errors.ts';
-import type { AuditLog } from '../../core/ports.ts';
+import {
+  type AuditChainStore,
+  type AuditStoreQuery,
+  MAX_AUDIT_SEQ,
+  type StoredAuditEntry,
+} from '../../core/audit/audit-chain-store.ts';
+import { AuditTrail, type AuditTrailOptions } from '../../core/audit/audit-trail.ts';
+import type { CheckpointMark, CheckpointMarks, CheckpointWriterDeps } from '../../core/audit/checkpoint.ts';
+import { DependencyError } from '../../core/errors.ts';
 
-export interface DynamoAuditLogOptions {
+export interface DynamoAuditLogOptions extends Omit<AuditTrailOptions, 'maxAttempts' | 'checkpoints'> {
   /** Appends that lose a race retry; this bounds the tries (first included) before giving up. */
   readonly maxAppendAttempts?: number;
-  /** Backoff base and cap between tries; the delay is drawn uniformly below the capped exponential. */
-  readonly retryBaseDelayMs?: number;
-  readonly retryMaxDelayMs?: number;
+  /** Signed checkpoints of the head (their record is kept in the same table); none when absent. */
+  readonly checkpoints?: Omit<CheckpointWriterDeps, 'marks'>;
 }
 
-export const MAX_ENTRIES_LIMIT = 1000;
+export { MAX_ENTRIES_LIMIT } from '../../core/audit/audit-trail.ts';
 const SEQ_DIGITS = 12;
-const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
 
 /**
  * Keys of the audit trail in the ExportControl table:
  * - the head, `pk = AUDIT, sk = HEAD`, holds { seq, hash } of the last entry linked into the chain;
  * - entry n is `pk = AUDIT, sk = E#<n, 12 digits>`, and is listed per export by
- *   `gsi1pk = AUDIT#<subject>, gsi1sk = <n, 12 digits>`.
+ *   `gsi1pk = AUDIT#<subject>, gsi1sk = <n, 12 digits>`;
+ * - the last signed checkpoint, `pk = AUDIT, sk = CHECKPOINT`, holds its { seq, hash, at }.
  * Entries are written once (attribute_not_exists) and never updated.
  */
 export const auditKeys = {
   partition: 'AUDIT',
   head: { pk: 'AUDIT', sk: 'HEAD' },
+  checkpoint: { pk: 'AUDIT', sk: 'CHECKPOINT' },
   entry: (seq: number) => ({ pk: 'AUDIT', sk: `E#${paddedSeq(seq)}` }),
   subjectPartition: (subject: string) => `AUDIT#${subject}`,
   paddedSeq,
 } as const;
 
 /**
- * The audit trail as a hash chain in the ExportControl table, using only conditional single-item
- * writes (dynalite has no transactions).
- *
- * Append: read the head (seq n) → put entry n + 1 if its slot is empty → move the head from n to
- * n + 1 if it is still at n. Losing either race is safe:
- * - the slot is taken: another appender won, or one crashed after its entry and before moving the
- *   head. Either way the entry there is checked (it must link to entry n and match its hash), the
- *   head is moved past it on the writer's behalf, and the append retries on top of it. So the chain
- *   never forks, never skips a seq, and a crash leaves nothing for an operator to repair;
- * - the head moved already: someone moved it past our entry for us, which is what we wanted.
- * Each append writes a random writer id into its entry item (outside the hashed entry), so a put
- * whose response was lost and then retried by the SDK is recognised as our own entry rather than
- * appended twice. An append that fails with a DependencyError may still have written its entry (it
- * is then linked by the next append); a caller that retries should first look for it, as
- * entries({ subject }) allows.
+ * The audit trail over the ExportControl table: the core's append rules and reads
+ * (functions/core/audit/audit-trail.ts) over the DynamoDB chain store below.
  */
-export class DynamoAuditLog implements AuditLog {
-  private readonly maxAppendAttempts: number;
-  private readonly retryBaseDelayMs: number;
-  private readonly retryMaxDelayMs: number;
+export class DynamoAuditLog extends AuditTrail {
+  constructor(documents: DynamoDBDocumentClient, tableName: string, options: DynamoAuditLogOptions = {}) {
+    const { maxAppendAttempts, checkpoints, ...rest } = options;
+    const store = new DynamoAuditChainStore(documents, tableName);
+    super(store, {
+      ...rest,
+      ...(maxAppendAttempts === undefined ? {} : { maxAttempts: maxAppendAttempts }),
+      ...(checkpoints === undefined ? {} : { checkpoints: { ...checkpoints, marks: store } }),
+    });
+  }
+}
 
+/**
+ * The audit chain's items in the ExportControl table, with conditional single-item writes only
+ * (dynalite has no transactions). I/O only: keys, marshalling, conditions and error wrapping; the
+ * rules of appending are in functions/core/audit/append-entry.ts. The `writer` attribute of an
+ * entry item is the appending call's id, kept outside the hashed entry.
+ */
+export class DynamoAuditChainStore implements AuditChainStore, CheckpointMarks {
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-    options: DynamoAuditLogOptions = {},
-  ) {
-    this.maxAppendAttempts = options.maxAppendAttempts ?? 50;
-    this.retryBaseDelayMs = options.retryBaseDelayMs ?? 10;
-    this.retryMaxDelayMs = options.retryMaxDelayMs ?? 500;
-  }
+  ) {}
 
-  async append(record: AuditRecord): Promise<AuditEntry> {
-    const issues = auditRecordIssues(record);
-    if (issues.length > 0) throw new ValidationError('The audit record is invalid.', issues);
-    const writer = randomUUID();
-    let lostRaces = 0;
-    let head = await this.readHead();
-    for (;;) {
-      const entry = chainNext(head, record);
-      if (await this.putEntry(entry, writer)) {
-        await this.moveHead(head, entry);
-        return entry;
-      }
-      const occupant = await this.readEntryItem(entry.seq);
-      if (occupant !== undefined) {
-        if (occupant.entry.prevHash !== (head?.hash ?? GENESIS_HASH)) {
-          throw new AuditChainError(
-            `Audit entry ${entry.seq} in ${this.tableName} does not link to entry ${entry.seq - 1}: ` +
-              'the chain was altered; appending stops until it is investigated.',
-          );
-        }
-        if (!hashMatches(occupant.entry)) {
-          throw new AuditChainError(
-            `Audit entry ${entry.seq} in ${this.tableName} does not match its hash: the entry was altered; ` +
-              'appending stops until it is investigated.',
-          );
-        }
-        const moved = await this.moveHead(head, occupant.entry);
-        if (occupant.writer === writer) return occupant.entry;
-        if (moved) {
-          // We moved the head for a writer that had not (it crashed, or is slow): catching up is
-          // progress, not contention, so the next slot is tried at once.
-          head = occupant.entry;
-          continue;
-        }
-      }
-      lostRaces++;
-      if (lostRaces >= this.maxAppendAttempts) {
-        throw new DependencyError(
-          `Appending to the audit trail in ${this.tableName} lost the race to other writers ${lostRaces} ` +
-            'times; retrying later may succeed.',
-        );
-      }
-      await sleep(this.backoffMs(lostRaces));
-      head = await this.readHead();
-    }
-  }
-
-  async entries(
-    options: { readonly subject?: string; readonly afterSeq?: number; readonly limit?: number } = {},
-  ): Promise<readonly AuditEntry[]> {
-    const { subject, afterSeq = 0, limit } = options;
-    const issues: FieldIssue[] = [];
-    if (subject !== undefined && (typeof subject !== 'string' || subject.length === 0)) {
-      issues.push({ field: 'subject', rule: 'must be a non-empty string' });
-    }
-    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0 || afterSeq > MAX_SEQ) {
-      issues.push({ field: 'afterSeq', rule: 'must be a whole number of 0 or more' });
-    }
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRIES_LIMIT)) {
-      issues.push({ field: 'limit', rule: `must be a whole number from 1 to ${MAX_ENTRIES_LIMIT}` });
-    }
-    if (issues.length > 0) throw new ValidationError('The audit query is invalid.', issues);
-    if (afterSeq === MAX_SEQ) return [];
-
-    const query: QueryCommandInput =
-      subject === undefined
-        ? {
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: {
-              ':pk': auditKeys.partition,
-              ':from': auditKeys.entry(afterSeq + 1).sk,
-              ':to': auditKeys.entry(MAX_SEQ).sk,
-            },
-            ConsistentRead: true,
-          }
-        : {
-            // A GSI read is eventually consistent on AWS: an entry appended a moment ago may be missing.
-            TableName: this.tableName,
-            IndexName: 'gsi1',
-            KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk > :after',
-            ExpressionAttributeValues: {
-              ':pk': auditKeys.subjectPartition(subject),
-              ':after': paddedSeq(afterSeq),
-            },
-          };
-    const entries: AuditEntry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const want = limit === undefined ? MAX_ENTRIES_LIMIT : limit - entries.length;
-      const output = await this.call('Reading the audit trail', () =>
-        this.documents.send(
-          new QueryCommand({
-            ...query,
-            Limit: want,
-            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-          }),
-        ),
-      );
-      for (const item of output.Items ?? []) entries.push(this.entryOf(item).entry);
-      start = output.LastEvaluatedKey;
-    } while (start !== undefined && (limit === undefined || entries.length < limit));
-    return entries;
-  }
-
-  private async readHead(): Promise<AuditHead | undefined> {
+  async readHead(): Promise<AuditHead | undefined> {
     const output = await this.call('Reading the audit chain head', () =>
       this.documents.send(
         new GetCommand({ TableName: this.tableName, Key: auditKeys.head, ConsistentRead: true }),
@@ -204,8 +96,7 @@ export class DynamoAuditLog implements AuditLog {
     return { seq: seq as number, hash };
   }
 
-  /** Puts the entry if its slot is empty; false when the slot is taken. */
-  private async putEntry(entry: AuditEntry, writer: string): Promise<boolean> {
+  async putEntryIfAbsent(entry: AuditEntry, writer: string): Promise<boolean> {
     return this.call(`Writing audit entry ${entry.seq}`, () =>
       ifConditionHolds(
         this.documents.send(
@@ -225,8 +116,7 @@ export class DynamoAuditLog implements AuditLog {
     );
   }
 
-  /** Moves the head from `from` to `to` (which follows it); false when it is no longer at `from`. */
-  private async moveHead(from: AuditHead | undefined, to: AuditHead): Promise<boolean> {
+  async moveHead(from: AuditHead | undefined, to: AuditHead): Promise<boolean> {
     return this.call('Advancing the audit chain head', () =>
       ifConditionHolds(
         this.documents.send(
@@ -246,13 +136,92 @@ export class DynamoAuditLog implements AuditLog {
     );
   }
 
-  private async readEntryItem(seq: number): Promise<{ entry: AuditEntry; writer: unknown } | undefined> {
+  async readEntry(seq: number): Promise<StoredAuditEntry | undefined> {
     const output = await this.call(`Reading audit entry ${seq}`, () =>
       this.documents.send(
         new GetCommand({ TableName: this.tableName, Key: auditKeys.entry(seq), ConsistentRead: true }),
       ),
     );
     return output.Item === undefined ? undefined : this.entryOf(output.Item);
+  }
+
+  async query({
+    afterSeq,
+    toSeq = MAX_AUDIT_SEQ,
+    subject,
+    limit,
+  }: AuditStoreQuery): Promise<readonly AuditEntry[]> {
+    if (afterSeq >= toSeq) return [];
+    const query: QueryCommandInput =
+      subject === undefined
+        ? {
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: {
+              ':pk': auditKeys.partition,
+              ':from': auditKeys.entry(afterSeq + 1).sk,
+              ':to': auditKeys.entry(toSeq).sk,
+            },
+            ConsistentRead: true,
+          }
+        : {
+            // A GSI read is eventually consistent on AWS: an entry appended a moment ago may be missing.
+            TableName: this.tableName,
+            IndexName: 'gsi1',
+            KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: {
+              ':pk': auditKeys.subjectPartition(subject),
+              ':from': paddedSeq(afterSeq + 1),
+              ':to': paddedSeq(toSeq),
+            },
+          };
+    const entries: AuditEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const output = await this.call('Reading the audit trail', () =>
+        this.documents.send(
+          new QueryCommand({
+            ...query,
+            Limit: limit - entries.length,
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      for (const item of output.Items ?? []) entries.push(this.entryOf(item).entry);
+      start = output.LastEvaluatedKey;
+    } while (start !== undefined && entries.length < limit);
+    return entries;
+  }
+
+  async readCheckpointMark(): Promise<CheckpointMark | undefined> {
+    const output = await this.call('Reading the audit checkpoint record', () =>
+      this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: auditKeys.checkpoint, ConsistentRead: true }),
+      ),
+    );
+    const item = output.Item;
+    if (item === undefined) return undefined;
+    const { seq, hash, at } = item;
+    if (!Number.isSafeInteger(seq) || typeof hash !== 'string' || typeof at !== 'string') {
+      throw new AuditChainError(`The audit checkpoint record in ${this.tableName} is malformed.`);
+    }
+    return { seq: seq as number, hash, at };
+  }
+
+  async advanceCheckpointMark(mark: CheckpointMark): Promise<boolean> {
+    return this.call('Recording the audit checkpoint', () =>
+      ifConditionHolds(
+        this.documents.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...auditKeys.checkpoint, seq: mark.seq, hash: mark.hash, at: mark.at },
+            ConditionExpression: 'attribute_not_exists(pk) OR #seq < :seq',
+            ExpressionAttributeNames: { '#seq': 'seq' },
+            ExpressionAttributeValues: { ':seq': mark.seq },
+          }),
+        ),
+      ),
+    );
   }
 
   /** Rebuilds the entry member by member, so key and bookkeeping attributes stay behind. */
@@ -296,25 +265,11 @@ export class DynamoAuditLog implements AuditLog {
       throw new DependencyError(`${what} in ${this.tableName} failed: ${describe(error)}`, { cause: error });
     }
   }
-
-  private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** attempt);
-    // Full jitter: appenders that collided do not retry in lockstep.
-    return Math.random() * ceiling;
-  }
-}
-
-function hashMatches(entry: AuditEntry): boolean {
-  try {
-    return auditEntryHash(entry) === entry.hash;
-  } catch {
-    return false; // a member canonical JSON cannot spell (e.g. a fraction written into the item)
-  }
 }
 
 function paddedSeq(seq: number): string {
-  if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_SEQ) {
-    throw new RangeError(`An audit seq must be a whole number from 0 to ${MAX_SEQ}`);
+  if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_AUDIT_SEQ) {
+    throw new RangeError(`An audit seq must be a whole number from 0 to ${MAX_AUDIT_SEQ}`);
   }
   return String(seq).padStart(SEQ_DIGITS, '0');
 }
@@ -334,8 +289,4 @@ async function ifConditionHolds(write: Promise<unknown>): Promise<boolean> {
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

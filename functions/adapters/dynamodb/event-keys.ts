@@ -19,6 +19,15 @@ export interface EventKeys {
   readonly teamPolicyPk: string;
 }
 
+/**
+ * The write-once record of an event id (core/events/event-identity.ts): its own partition, so
+ * conditional puts of different ids never contend, and no GSI attributes, so it stays out of
+ * every index and every day's range read.
+ */
+export function eventIdKey(id: string): { readonly pk: string; readonly sk: string } {
+  return { pk: `ID#${id}`, sk: 'ID' };
+}
+
 /** The stored item: keys plus `e`, the canonical JSON that exports write byte for byte. */
 export interface EventItem extends EventKeys {
   readonly e: string;

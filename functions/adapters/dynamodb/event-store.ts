@@ -1,16 +1,22 @@
 import { type AttributeValue, QueryCommand, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { AppError, DependencyError, ValidationError } from '../../core/errors.ts';
-import type { DecisionEvent } from '../../core/events/decision-event.ts';
+import { type DecisionEvent, isoUtcTimestamp } from '../../core/events/decision-event.ts';
 import { daysInRange, sortableInstant } from '../../core/events/time-range.ts';
 import type { EventFilter } from '../../core/events/event-filter.ts';
+import type { EventIdClaim, EventIdRecord } from '../../core/events/event-identity.ts';
 import type { StoredEvent } from '../../core/events/stored-event.ts';
 import type { EventPage, EventStore, PutEventsResult } from '../../core/ports.ts';
-import { dayPartitions, type EventItem, eventItem, SHARD_COUNT } from './event-keys.ts';
+import { dayPartitions, type EventItem, eventIdKey, eventItem, SHARD_COUNT } from './event-keys.ts';
 
 export interface DynamoEventStoreOptions {
   /** BatchWriteItem requests in flight at once. */
   readonly writeConcurrency?: number;
+  /** Conditional id-record puts in flight at once (one request per event, so more than batches). */
+  readonly claimConcurrency?: number;
   /** Attempts per 25-item chunk (first try included) before its leftovers are reported failed. */
   readonly maxWriteAttempts?: number;
   /** Backoff base and cap for those retries; the delay is drawn uniformly below the capped exponential. */
@@ -19,13 +25,14 @@ export interface DynamoEventStoreOptions {
 }
 
 const BATCH_WRITE_LIMIT = 25;
+const BATCH_GET_LIMIT = 100;
 const MAX_QUERY_PAGE = 1000;
 const STREAM_FIRST_PAGE = 100;
 export const MAX_PAGE_LIMIT = 1000;
 
 // Above every id character, so `<instant>#\uffff` bounds all events at that instant.
 const AFTER_LAST_ID = '#\uffff';
-const SORT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#evt_[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+const SORT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z#evt_[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /**
  * Decision events in DynamoDB (layout in event-keys.ts). Reads go day by day over only the days
@@ -33,6 +40,7 @@ const SORT_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#evt_[A-Za-z0-9][A
  */
 export class DynamoEventStore implements EventStore {
   private readonly writeConcurrency: number;
+  private readonly claimConcurrency: number;
   private readonly maxWriteAttempts: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
@@ -43,9 +51,98 @@ export class DynamoEventStore implements EventStore {
     options: DynamoEventStoreOptions = {},
   ) {
     this.writeConcurrency = options.writeConcurrency ?? 4;
+    this.claimConcurrency = options.claimConcurrency ?? 16;
     this.maxWriteAttempts = options.maxWriteAttempts ?? 8;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 50;
     this.retryMaxDelayMs = options.retryMaxDelayMs ?? 2000;
+  }
+
+  async claimEventIds(records: readonly EventIdRecord[]): Promise<readonly EventIdClaim[]> {
+    // Most repeats are retries of events already recorded: one consistent BatchGet per 100 ids
+    // finds them, so only ids not recorded yet cost a conditional put each.
+    const claims = new Map(await this.readIdRecords(records.map((r) => r.id)));
+    const taken: string[] = [];
+    const absent = records.filter((record) => !claims.has(record.id));
+    await runPool(absent, this.claimConcurrency, async (record) => {
+      const outcome = await this.putIdRecord(record);
+      if (outcome === 'taken') taken.push(record.id);
+      else claims.set(record.id, outcome);
+    });
+    // Recorded by a concurrent writer between our read and our put: read what it recorded.
+    for (const [id, claim] of await this.readIdRecords(taken)) claims.set(id, claim);
+    return records.map(
+      (record) =>
+        claims.get(record.id) ?? {
+          // A record that was there a moment ago cannot vanish (nothing deletes them): unreadable now.
+          outcome: 'failed',
+          reason: 'its id record could not be read back; resending it is safe',
+        },
+    );
+  }
+
+  /** One conditional put: 'taken' when the id is recorded already. */
+  private async putIdRecord(record: EventIdRecord): Promise<EventIdClaim | 'taken'> {
+    let lastProblem = '';
+    for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
+      if (attempt > 0) await sleep(this.backoffMs(attempt));
+      try {
+        await this.documents.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...eventIdKey(record.id), digest: record.digest, ts: record.timestamp, team: record.team },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return { outcome: 'claimed' };
+      } catch (error) {
+        // By name: an error class from another copy of the SDK would fail instanceof.
+        if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'taken';
+        if (!isRetryable(error)) {
+          throw new DependencyError(`Recording event id ${record.id} in ${this.tableName} failed: ${describe(error)}`, {
+            cause: error,
+          });
+        }
+        lastProblem = describe(error);
+      }
+    }
+    return {
+      outcome: 'failed',
+      reason: `not recorded after ${this.maxWriteAttempts} attempts: ${lastProblem}; resending it is safe`,
+    };
+  }
+
+  /** The id records of `ids`, read consistently (they were written a moment ago). */
+  private async readIdRecords(ids: readonly string[]): Promise<Map<string, EventIdClaim>> {
+    const found = new Map<string, EventIdClaim>();
+    for (const keys of chunk(ids.map(eventIdKey), BATCH_GET_LIMIT)) {
+      let pending: Record<string, unknown>[] = keys;
+      for (let attempt = 0; pending.length > 0 && attempt < this.maxWriteAttempts; attempt++) {
+        if (attempt > 0) await sleep(this.backoffMs(attempt));
+        let output: BatchGetCommandOutput;
+        try {
+          output = await this.documents.send(
+            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+          );
+        } catch (error) {
+          if (!isRetryable(error)) {
+            throw new DependencyError(`Reading event id records from ${this.tableName} failed: ${describe(error)}`, {
+              cause: error,
+            });
+          }
+          continue;
+        }
+        for (const item of output.Responses?.[this.tableName] ?? []) {
+          const id = String(item.pk).slice('ID#'.length);
+          const { digest, ts, team } = item;
+          if (typeof digest !== 'string' || typeof ts !== 'string' || typeof team !== 'string') {
+            throw new DependencyError(`The id record of event ${id} in ${this.tableName} is malformed.`);
+          }
+          found.set(id, { outcome: 'recorded', stored: { id, digest, timestamp: ts, team } });
+        }
+        pending = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return found;
   }
 
   async putEvents(events: readonly DecisionEvent[]): Promise<PutEventsResult> {
@@ -333,10 +430,7 @@ export function decodeCursor(cursor: string): string {
 }
 
 function isSortKey(value: string): boolean {
-  if (!SORT_KEY.test(value)) return false;
-  const instant = value.slice(0, 24);
-  const ms = Date.parse(instant);
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === instant;
+  return SORT_KEY.test(value) && isoUtcTimestamp.safeParse(value.slice(0, value.indexOf('#'))).success;
 }
 
 function idOfSortKey(sortKey: string): string {

@@ -195,7 +195,8 @@ function detailsIssues(details: unknown): FieldIssue[] {
  * Walks `entries` in order and checks that they form a chain: seq counts up by one from 1 (or from
  * `options.after.seq + 1`), each prevHash is the previous hash (GENESIS_HASH first, or
  * `options.after.hash`), and each hash matches its entry's contents. Reports the first break: an
- * edited entry, a gap, a duplicate, a reordering, a wrong genesis, or a malformed entry.
+ * edited entry (hash mismatch), a broken link (prevHash mismatch), a gap (missing seqs), a
+ * duplicate, a reordering, a wrong genesis, or a malformed entry; each reason says which.
  *
  * Accepts untrusted input (an offline file, say); `seq` in a failure is the position in the chain
  * where the break was found.
@@ -206,16 +207,16 @@ export function verifyChain(
 ): ChainVerification {
   let seq = options.after === undefined ? 1 : options.after.seq + 1;
   let prevHash = options.after === undefined ? GENESIS_HASH : options.after.hash;
-  for (const entry of entries as readonly unknown[]) {
+  for (const [index, entry] of (entries as readonly unknown[]).entries()) {
     const fail = (reason: string): ChainVerification => ({ ok: false, seq, reason });
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
       return fail('the entry is not an object');
     const e = entry as Record<string, unknown>;
     if (e.seq !== seq) {
       return fail(
-        typeof e.seq === 'number'
-          ? `expected seq ${seq}, found seq ${e.seq} (an entry is missing, repeated or out of order)`
-          : 'the entry has no numeric seq',
+        typeof e.seq === 'number' && Number.isSafeInteger(e.seq)
+          ? seqProblem(seq, e.seq, entries.slice(index + 1))
+          : 'the entry has no whole-number seq',
       );
     }
     const malformed = entryShapeProblem(e);
@@ -238,6 +239,26 @@ export function verifyChain(
     seq++;
   }
   return { ok: true, count: entries.length };
+}
+
+/**
+ * Names the break when entry `expected` was due and `found` came instead, so an auditor knows what
+ * to look for: a gap (entries removed), a duplicate, or a reordering. Looking at the entries that
+ * follow tells a gap from a reordering: when the missing seq turns up later, it was moved, not removed.
+ */
+function seqProblem(expected: number, found: number, rest: readonly unknown[]): string {
+  if (found === expected - 1) return `found seq ${found} again after seq ${found}: a duplicate entry`;
+  if (found < expected) return `found seq ${found} after seq ${expected - 1}: entries are out of order`;
+  const comesLater = rest.some((entry) => {
+    const seq = (entry as { seq?: unknown } | null)?.seq;
+    return typeof seq === 'number' && seq >= expected && seq < found;
+  });
+  if (comesLater) {
+    return `expected seq ${expected}, found seq ${found} (seq ${expected} comes later): entries are out of order`;
+  }
+  const missing = found - expected;
+  const which = missing === 1 ? `${expected}` : `${expected}..${found - 1}`;
+  return `expected seq ${expected}, found seq ${found}: a gap, ${missing} ${missing === 1 ? 'entry' : 'entries'} missing (${which})`;
 }
 
 /** Why an entry's members do not have the types an AuditEntry has, if they do not. */

@@ -12,6 +12,13 @@ export function parseEventBatch(body: unknown): DecisionEvent[] {
       { field: 'events', rule: 'is required' },
     ]);
   }
+  const unknown = Object.keys(body).filter((key) => key !== 'events');
+  if (unknown.length > 0) {
+    throw new ValidationError(
+      'The request body is invalid.',
+      unknown.map((field) => ({ field, rule: 'is not a known field; the only field is events' })),
+    );
+  }
   const events = (body as { events: unknown }).events;
   if (!Array.isArray(events)) {
     throw new ValidationError('The request body is invalid.', [{ field: 'events', rule: 'must be an array' }]);

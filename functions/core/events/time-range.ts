@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.ts';
-import { instantOf, isoUtcTimestamp } from './decision-event.ts';
+import { isoUtcTimestamp } from './decision-event.ts';
 
 /** An inclusive time range [from, to] of ISO 8601 UTC timestamps. */
 export interface TimeRange {
@@ -16,7 +16,7 @@ export function parseTimeRange(from: unknown, to: unknown): TimeRange {
   if (!f.success) issues.push({ field: 'from', rule: from === undefined ? 'is required' : f.error.issues[0]!.message });
   const t = isoUtcTimestamp.safeParse(to);
   if (!t.success) issues.push({ field: 'to', rule: to === undefined ? 'is required' : t.error.issues[0]!.message });
-  if (f.success && t.success && instantOf(f.data) > instantOf(t.data)) {
+  if (f.success && t.success && sortableInstant(f.data) > sortableInstant(t.data)) {
     issues.push({ field: 'from', rule: 'must not be later than to' });
   }
   if (issues.length > 0 || !f.success || !t.success) {
@@ -27,7 +27,8 @@ export function parseTimeRange(from: unknown, to: unknown): TimeRange {
 
 /** `YYYY-MM-DD` of the UTC day an instant falls on. */
 export function dayOf(timestamp: string): string {
-  return new Date(instantOf(timestamp)).toISOString().slice(0, 10);
+  // Validated timestamps are UTC with a real date, so the day is spelled by the first 10 characters.
+  return timestamp.slice(0, 10);
 }
 
 /** Every UTC day the range touches, oldest first: a range query reads these days and no others. */
@@ -40,12 +41,19 @@ export function daysInRange(range: TimeRange): string[] {
   return days;
 }
 
+/** Digits after the second that ingest accepts and that every comparison keeps: nanoseconds. */
+export const FRACTION_DIGITS = 9;
+
 /**
- * A fixed-width spelling of an instant (millisecond precision) so that text order equals time
- * order: `2026-04-20T09:15:32Z` and `2026-04-20T09:15:32.5Z` would otherwise sort the wrong way.
+ * A fixed-width spelling of an instant at full nanosecond precision, so that text order equals
+ * time order: `2026-04-20T09:15:32Z` and `2026-04-20T09:15:32.5Z` would otherwise sort the wrong
+ * way. Range bounds, sort keys and export order all compare this one spelling, so an event 1 ns
+ * past `to` is outside the range and two events in the same millisecond keep their time order.
  */
 export function sortableInstant(timestamp: string): string {
-  return new Date(instantOf(timestamp)).toISOString();
+  const dot = timestamp.indexOf('.', 19);
+  const fraction = dot === -1 ? '' : timestamp.slice(dot + 1, -1);
+  return `${timestamp.slice(0, 19)}.${fraction.padEnd(FRACTION_DIGITS, '0')}Z`;
 }
 
 /** The position of an event in export order: (timestamp, id). */

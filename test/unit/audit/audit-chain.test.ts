@@ -269,11 +269,29 @@ describe('verifyChain', () => {
     expect(verifyChain([e1, e2, e4, e5])).toEqual({
       ok: false,
       seq: 3,
-      reason: 'expected seq 3, found seq 4 (an entry is missing, repeated or out of order)',
+      reason: 'expected seq 3, found seq 4: a gap, 1 entry missing (3)',
     });
-    expect(verifyChain([e1, e2, e2, e3])).toMatchObject({ ok: false, seq: 3 });
-    expect(verifyChain([e1, e3, e2, e4, e5])).toMatchObject({ ok: false, seq: 2 });
-    expect(verifyChain([e2, e3])).toMatchObject({ ok: false, seq: 1 });
+    expect(verifyChain([e1, e5])).toEqual({
+      ok: false,
+      seq: 2,
+      reason: 'expected seq 2, found seq 5: a gap, 3 entries missing (2..4)',
+    });
+    expect(verifyChain([e1, e2, e2, e3])).toEqual({
+      ok: false,
+      seq: 3,
+      reason: 'found seq 2 again after seq 2: a duplicate entry',
+    });
+    expect(verifyChain([e1, e3, e2, e4, e5])).toEqual({
+      ok: false,
+      seq: 2,
+      reason: 'expected seq 2, found seq 3 (seq 2 comes later): entries are out of order',
+    });
+    expect(verifyChain([e1, e2, e3, e4, e2])).toEqual({
+      ok: false,
+      seq: 5,
+      reason: 'found seq 2 after seq 4: entries are out of order',
+    });
+    expect(verifyChain([e2, e3])).toMatchObject({ ok: false, seq: 1, reason: expect.stringMatching(/gap/) });
   });
 
   it('catches a wrong genesis', () => {

@@ -102,6 +102,8 @@ async function* stream<T>(values: readonly T[]): AsyncGenerator<T> {
 const stored = (events: readonly unknown[]): IngestResponse => ({
   received: events.length,
   written: events.length,
+  alreadyStored: 0,
+  conflicts: [],
   failed: [],
 });
 
@@ -126,7 +128,7 @@ describe('uploadEvents', () => {
       batchSize: 500,
       onStored: (n) => stored_.push(n),
     });
-    expect(result).toEqual({ imported: 1234, notStored: [] });
+    expect(result).toEqual({ imported: 1234, new: 1234, alreadyStored: 0, notStored: [], conflicts: [] });
     expect(sent.map((b) => b.length).sort((a, b) => b - a)).toEqual([500, 500, 234]);
     expect(new Set(sent.flat()).size).toBe(1234);
     expect(maxInFlight).toBe(2);
@@ -160,10 +162,10 @@ describe('uploadEvents', () => {
           return (id === 'evt_3' || id === 'evt_7') && n <= 2;
         })
         .map((id) => ({ id, reason: 'throttled' }));
-      return { received: events.length, written: events.length - failed.length, failed };
+      return { received: events.length, written: events.length - failed.length, alreadyStored: 0, conflicts: [], failed };
     };
     const result = await uploadEvents(stream(pending(10)), ingest, { format: 'jsonl', sleep: noSleep });
-    expect(result).toEqual({ imported: 10, notStored: [] });
+    expect(result).toEqual({ imported: 10, new: 10, alreadyStored: 0, notStored: [], conflicts: [] });
     expect(sent).toEqual([10, 2, 2]);
   });
 
@@ -175,13 +177,47 @@ describe('uploadEvents', () => {
         .map((e) => (e as { id: string }).id)
         .filter((id) => id === 'evt_4')
         .map((id) => ({ id, reason: 'store unavailable' }));
-      return { received: events.length, written: events.length - failed.length, failed };
+      return { received: events.length, written: events.length - failed.length, alreadyStored: 0, conflicts: [], failed };
     };
     const result = await uploadEvents(stream(pending(6)), ingest, { format: 'jsonl', sleep: noSleep });
     expect(calls).toBe(4); // the batch, then 3 resends
     expect(result).toEqual({
       imported: 5,
+      new: 5,
+      alreadyStored: 0,
       notStored: [{ id: 'evt_4', position: 5, reason: 'store unavailable' }],
+      conflicts: [],
+    });
+  });
+
+  it('never resends a conflict, names its file position, and counts repeats apart from new events', async () => {
+    const sent: string[][] = [];
+    const ingest: IngestFn = async (events) => {
+      const ids = events.map((e) => (e as { id: string }).id);
+      sent.push(ids);
+      const conflicts = ids
+        .filter((id) => id === 'evt_2' || id === 'evt_5')
+        .map((id) => ({ id, conflict: id === 'evt_2' ? 'time' : 'content', reason: `stored differently: ${id}` }));
+      const repeats = ids.filter((id) => id === 'evt_0' || id === 'evt_1').length;
+      return {
+        received: ids.length,
+        written: ids.length - conflicts.length - repeats,
+        alreadyStored: repeats,
+        conflicts,
+        failed: [],
+      };
+    };
+    const result = await uploadEvents(stream(pending(6)), ingest, { format: 'jsonl', batchSize: 3, sleep: noSleep });
+    expect(sent.flat().sort()).toEqual(['evt_0', 'evt_1', 'evt_2', 'evt_3', 'evt_4', 'evt_5']);
+    expect(result).toEqual({
+      imported: 4,
+      new: 2,
+      alreadyStored: 2,
+      notStored: [],
+      conflicts: [
+        { id: 'evt_2', position: 3, conflict: 'time', reason: 'stored differently: evt_2' },
+        { id: 'evt_5', position: 6, conflict: 'content', reason: 'stored differently: evt_5' },
+      ],
     });
   });
 
@@ -246,8 +282,28 @@ describe('parseIngestResponse', () => {
     ).toEqual({
       received: 2,
       written: 1,
+      alreadyStored: 0,
+      conflicts: [],
       failed: [{ id: 'evt_1', reason: 'x' }],
     });
+    expect(
+      parseIngestResponse(207, {
+        received: 3,
+        written: 1,
+        alreadyStored: 1,
+        conflicts: [{ id: 'evt_2', index: 2, conflict: 'time', reason: 'stored at another time' }],
+        failed: [],
+      }),
+    ).toEqual({
+      received: 3,
+      written: 1,
+      alreadyStored: 1,
+      conflicts: [{ id: 'evt_2', conflict: 'time', reason: 'stored at another time' }],
+      failed: [],
+    });
+    expect(() =>
+      parseIngestResponse(207, { received: 1, written: 0, alreadyStored: 0, conflicts: [{ reason: 'x' }], failed: [] }),
+    ).toThrow(ApiError);
     expect(() => parseIngestResponse(200, { ok: true })).toThrow(ApiError);
     expect(() => parseIngestResponse(200, undefined)).toThrow(/not with \{"received","written","failed"\}/);
     expect(() => parseIngestResponse(207, { received: 1, written: 0, failed: [{ reason: 'x' }] })).toThrow(
