@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { type Adapters, createAdapters, workflowDeps } from '../functions/adapters/composition-root.ts';
 import { dayPartitions } from '../functions/adapters/dynamodb/event-keys.ts';
+import { LocalEvidenceSigner } from '../functions/adapters/local/local-signer.ts';
 import type { Principal } from '../functions/core/auth/token-record.ts';
 import { daysInRange, sortableInstant } from '../functions/core/events/time-range.ts';
 import type { TimeRange } from '../functions/core/events/time-range.ts';
@@ -59,6 +63,11 @@ const AFTER_LAST_ID = '#\uffff';
 
 async function main(): Promise<void> {
   const task = JSON.parse(process.argv[2] ?? '') as WorkerTask;
+  const keys = mkdtempSync(path.join(tmpdir(), 'kt-bench-keys-'));
+  const signer = await LocalEvidenceSigner.open({
+    privateKeyFile: path.join(keys, 'signing-key.pem'),
+    publicKeysDir: path.join(keys, 'keys'),
+  });
   const adapters = createAdapters(
     {
       region: 'us-east-1',
@@ -67,7 +76,7 @@ async function main(): Promise<void> {
       artifactBucket: task.bucket,
       endpoints: task.endpoints,
     },
-    { workflow: { startExport: async () => {} } },
+    { workflow: { startExport: async () => {} }, signing: { signer, publicKeys: signer } },
   );
   try {
     const report = task.mode === 'read' ? await bareRead(adapters, task) : await runExport(adapters, task);
@@ -75,6 +84,7 @@ async function main(): Promise<void> {
   } finally {
     adapters.clients.dynamodb.destroy();
     adapters.clients.s3.destroy();
+    rmSync(keys, { recursive: true, force: true });
   }
 }
 
@@ -200,6 +210,7 @@ class Spans {
       events: !perEvent ? events : {
         claimEventIds: events.claimEventIds.bind(events),
         putEvents: events.putEvents.bind(events),
+        countEvents: this.timed('countEvents', events.countEvents.bind(events)),
         queryEvents: events.queryEvents.bind(events),
         streamEvents(filter, options) {
           const inner = events.streamEvents(filter, options);
@@ -228,6 +239,8 @@ class Spans {
         downloadUrl: artifacts.downloadUrl.bind(artifacts),
         deleteArtifact: artifacts.deleteArtifact.bind(artifacts),
         openUploads: artifacts.openUploads.bind(artifacts),
+        putDocument: this.timed('putDocument', artifacts.putDocument.bind(artifacts)),
+        getDocument: artifacts.getDocument.bind(artifacts),
       },
       jobs: {
         createJob: jobs.createJob.bind(jobs),

@@ -11,8 +11,10 @@ export const STACK_ID = 'KeeptrustsExport';
 
 export interface KeeptrustsExportStackProps extends StackProps {
   /**
-   * Settings of the data layer (key, artifact version and access-log retention).
-   * @default - ExportData defaults
+   * Settings of the data layer (key, artifact version and access-log retention, and
+   * `artifactRetention`: S3 Object Lock on the artifact bucket, which DELETE /v1/exports/{id}
+   * then enforces).
+   * @default - ExportData defaults (no Object Lock)
    */
   readonly data?: ExportDataProps;
   /**

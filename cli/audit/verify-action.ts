@@ -202,7 +202,13 @@ async function fetchChain(
   const lookup = async (seq: number) => (await api.page({ fromSeq: seq, toSeq: seq, limit: 1 })).entries[0];
   let anchor: AuditEntry | undefined;
   if (fromSeq !== undefined && fromSeq > 1) {
-    anchor = await lookup(fromSeq - 1);
+    const page = await api.page({ fromSeq: fromSeq - 1, toSeq: fromSeq - 1, limit: 1 });
+    anchor = page.entries[0];
+    if (anchor === undefined && page.head.seq < fromSeq - 1) {
+      throw new UsageError(
+        `--from-seq ${fromSeq} is past the end of the chain (its head is seq ${page.head.seq})`,
+      );
+    }
     if (anchor === undefined || anchor.seq !== fromSeq - 1) {
       new Verdict(context, globals).broken(
         fromSeq - 1,

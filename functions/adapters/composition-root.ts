@@ -70,13 +70,19 @@ export function createAdapters(config: RuntimeConfig, overrides: AdapterOverride
     tokenStore: new DynamoTokenStore(clients.documents, config.controlTable),
     jobStore: new DynamoJobStore(clients.documents, config.controlTable),
     artifactStore: overrides.artifactStore?.(artifactStore) ?? artifactStore,
+    // Only a function that has the signing key signs checkpoints: the stack gives it to exactly
+    // the functions that append to the audit trail.
     auditLog: new DynamoAuditLog(clients.documents, config.controlTable, {
-      checkpoints: {
-        objects: auditCheckpoints,
-        signer: signing.signer,
-        every: config.auditCheckpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
-        now: () => new Date(),
-      },
+      ...(overrides.signing === undefined && config.signingKeyId === undefined
+        ? {}
+        : {
+            checkpoints: {
+              objects: auditCheckpoints,
+              signer: signing.signer,
+              every: config.auditCheckpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
+              now: () => new Date(),
+            },
+          }),
       onCheckpointError: reportCheckpointError,
     }),
     auditCheckpoints,
@@ -123,6 +129,7 @@ export function workflowDeps(from: Adapters = adapters()): ExportWorkflowDeps {
     events: from.eventStore,
     artifacts: from.artifactStore,
     audit: from.auditLog,
+    signer: from.signer,
     now: () => new Date(),
   };
 }
@@ -146,6 +153,7 @@ export function exportOperationDeps(from: Adapters = adapters()): ExportOperatio
     workflow: from.workflow,
     now: () => new Date(),
     newId: newExportId,
+    ...(from.config.artifactRetention === undefined ? {} : { retention: from.config.artifactRetention }),
   };
 }
 

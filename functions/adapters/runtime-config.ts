@@ -1,3 +1,11 @@
+import { type ArtifactRetention, artifactRetentionFrom } from '../core/export/artifact-retention.ts';
+
+/** The Lambda environment variables that carry the artifact bucket's Object Lock retention. */
+export const ARTIFACT_RETENTION_VARIABLES = {
+  mode: 'ARTIFACT_RETENTION_MODE',
+  days: 'ARTIFACT_RETENTION_DAYS',
+} as const;
+
 /**
  * Where the adapters find their resources. On AWS every value comes from the Lambda's
  * environment (set by the CDK stack); the local stack passes endpoints of its embedded servers.
@@ -30,6 +38,12 @@ export interface RuntimeConfig {
    * @default 100
    */
   readonly auditCheckpointEvery?: number;
+  /**
+   * The artifact bucket's S3 Object Lock default retention (`ARTIFACT_RETENTION_MODE`,
+   * `ARTIFACT_RETENTION_DAYS`); the API refuses to delete an export while it holds.
+   * @default - none: no retention
+   */
+  readonly artifactRetention?: ArtifactRetention;
   /** Local stack only: endpoints of the embedded DynamoDB and S3 servers. */
   readonly endpoints?: { readonly dynamodb: string; readonly s3: string };
 }
@@ -53,6 +67,10 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Runt
     .split(',')
     .map((id) => id.trim())
     .filter((id) => id !== '');
+  const artifactRetention = artifactRetentionFrom(
+    { mode: env[ARTIFACT_RETENTION_VARIABLES.mode], days: env[ARTIFACT_RETENTION_VARIABLES.days] },
+    ARTIFACT_RETENTION_VARIABLES,
+  );
   return {
     region: env.AWS_REGION ?? 'us-east-1',
     eventsTable: required(env, 'EVENTS_TABLE'),
@@ -64,6 +82,18 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Runt
     ...(env.AUDIT_CHECKPOINT_EVERY
       ? { auditCheckpointEvery: checkpointEvery(env.AUDIT_CHECKPOINT_EVERY) }
       : {}),
+    ...(artifactRetention === undefined ? {} : { artifactRetention }),
+  };
+}
+
+/** The environment that gives a Lambda `retention` (none when there is none). */
+export function artifactRetentionEnvironment(
+  retention: ArtifactRetention | undefined,
+): Record<string, string> {
+  if (retention === undefined) return {};
+  return {
+    [ARTIFACT_RETENTION_VARIABLES.mode]: retention.mode,
+    [ARTIFACT_RETENTION_VARIABLES.days]: String(retention.days),
   };
 }
 

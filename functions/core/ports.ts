@@ -35,6 +35,11 @@ export interface EventStore {
   /** Writes the items of events whose ids the caller has claimed (or found recorded identically). */
   putEvents(events: readonly DecisionEvent[]): Promise<PutEventsResult>;
   /**
+   * How many events match, counted by the store alone (a count-only query over the same days and
+   * partitions): the completeness check compares it with what an export wrote.
+   */
+  countEvents(filter: EventFilter): Promise<number>;
+  /**
    * Streams matching events in (timestamp, id) order, starting after `afterSortKey` when given.
    * Reads only the days in range, and only matching events when a filter is set.
    */
@@ -68,6 +73,10 @@ export interface ArtifactStore {
   downloadUrl(key: string, options: { readonly expiresInSeconds: number; readonly filename: string }): Promise<string>;
   /** Deletes the object; deleting a missing object is not an error. */
   deleteArtifact(key: string): Promise<void>;
+  /** Writes a small document (a manifest) whole, replacing any object at `key`. */
+  putDocument(key: string, body: string, contentType: string): Promise<void>;
+  /** A small document's text, or undefined when there is none. */
+  getDocument(key: string): Promise<string | undefined>;
   /** Multipart uploads not yet completed or aborted, under `prefix` (operations and tests). */
   openUploads(prefix: string): Promise<readonly { readonly key: string; readonly uploadId: string }[]>;
 }

@@ -8,6 +8,7 @@ import {
   deleteExportById,
   getExportById,
   getExportDownload,
+  getExportManifestById,
   getExports,
   postExport,
 } from './routes/exports.ts';
@@ -23,6 +24,7 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
       { method: 'GET', path: '/v1/exports', handler: getExports },
       { method: 'GET', path: '/v1/exports/{id}', handler: getExportById },
       { method: 'GET', path: '/v1/exports/{id}/download', handler: getExportDownload },
+      { method: 'GET', path: '/v1/exports/{id}/manifest', handler: getExportManifestById },
       { method: 'DELETE', path: '/v1/exports/{id}', handler: deleteExportById },
       { method: 'GET', path: '/v1/keys', handler: getKeys },
       { method: 'GET', path: '/v1/audit', handler: getAudit },

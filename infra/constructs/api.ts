@@ -5,6 +5,7 @@ import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-ap
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { artifactRetentionEnvironment } from '../../functions/adapters/runtime-config.ts';
 import { type ProjectPaths, projectPaths } from '../paths.ts';
 import type { IExportData } from './data.ts';
 import { ExportFunction } from './function.ts';
@@ -116,6 +117,8 @@ export class ExportApi extends Construct {
         ...environment,
         ...props.signingKey.runtimeEnvironment(),
         STATE_MACHINE_ARN: props.workflow.stateMachine.stateMachineArn,
+        // DELETE /v1/exports/{id} enforces the retention itself (S3 would accept the delete marker).
+        ...artifactRetentionEnvironment(data.artifactRetention),
       },
       memorySize: 512,
       // HTTP API integrations time out after 30 s.

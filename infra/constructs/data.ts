@@ -6,6 +6,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
 import {
+  type ArtifactRetention,
+  MAX_ARTIFACT_RETENTION_DAYS,
+} from '../../functions/core/export/artifact-retention.ts';
+import {
   DECISION_EVENTS_TABLE,
   EXPORT_CONTROL_TABLE,
   type KeyAttribute,
@@ -45,6 +49,8 @@ export interface IExportData {
   readonly eventsTable: dynamodb.ITable;
   readonly controlTable: dynamodb.ITable;
   readonly artifactBucket: s3.IBucket;
+  /** The artifact bucket's Object Lock default retention, if any: the API refuses deletes while it holds. */
+  readonly artifactRetention?: ArtifactRetention;
   /**
    * The environment variables a function reads to find these resources (EVENTS_TABLE,
    * CONTROL_TABLE, ARTIFACT_BUCKET: functions/adapters/runtime-config.ts).
@@ -84,6 +90,15 @@ export interface ExportDataProps {
    * @default Duration.days(365)
    */
   readonly accessLogRetention?: Duration;
+  /**
+   * S3 Object Lock on the artifact bucket: every artifact (and manifest and audit checkpoint)
+   * is kept unchanged for `days` after it is written, in governance mode (an account
+   * administrator with s3:BypassGovernanceRetention may still remove it) or compliance mode (no
+   * one may, root included, and the period cannot be shortened). Enabling it on an existing
+   * deployment needs care: see the README's "Deploy to AWS".
+   * @default - none: no Object Lock
+   */
+  readonly artifactRetention?: ArtifactRetention;
 }
 
 /**
@@ -107,6 +122,7 @@ export class ExportData extends Construct implements IExportData {
   readonly controlTable: dynamodb.Table;
   readonly artifactBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
+  readonly artifactRetention?: ArtifactRetention;
   /** Principals that already carry the acknowledgment for the artifact-object wildcard. */
   private readonly objectWildcardAcknowledged = new WeakSet<IConstruct>();
 
@@ -147,6 +163,7 @@ export class ExportData extends Construct implements IExportData {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    this.artifactRetention = props.artifactRetention;
     this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.encryptionKey,
@@ -156,8 +173,13 @@ export class ExportData extends Construct implements IExportData {
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       versioned: true,
+      ...objectLock(props.artifactRetention),
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'artifacts/',
+      // Under Object Lock these rules stay valid: S3 expires a noncurrent version only once its
+      // retention has ended, and an export's artifact becomes noncurrent only when the API deletes
+      // it, which it refuses until then. Overwritten objects (audit/checkpoints/latest.json) keep
+      // their locked versions for the retention period: small JSON documents.
       lifecycleRules: [
         { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
         {
@@ -314,6 +336,28 @@ export class ExportData extends Construct implements IExportData {
   private grantKey(grantee: iam.IGrantable, actions: string[]): iam.Grant {
     return this.encryptionKey.grant(grantee, ...actions);
   }
+}
+
+/** Object Lock needs versioning, which the artifact bucket always has. */
+function objectLock(retention: ArtifactRetention | undefined): Partial<s3.BucketProps> {
+  if (retention === undefined) return {};
+  if (
+    !Number.isInteger(retention.days) ||
+    retention.days < 1 ||
+    retention.days > MAX_ARTIFACT_RETENTION_DAYS
+  ) {
+    throw new Error(
+      `artifactRetention.days must be a whole number from 1 to ${MAX_ARTIFACT_RETENTION_DAYS}, not ${retention.days}`,
+    );
+  }
+  const period = Duration.days(retention.days);
+  return {
+    objectLockEnabled: true,
+    objectLockDefaultRetention:
+      retention.mode === 'COMPLIANCE'
+        ? s3.ObjectLockRetention.compliance(period)
+        : s3.ObjectLockRetention.governance(period),
+  };
 }
 
 function attribute(key: KeyAttribute): dynamodb.Attribute {

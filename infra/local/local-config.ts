@@ -1,4 +1,9 @@
 import path from 'node:path';
+import {
+  type ArtifactRetention,
+  artifactRetentionFrom,
+  RetentionSettingError,
+} from '../../functions/core/export/artifact-retention.ts';
 import { LocalStackError } from './local-stack-error.ts';
 
 export interface LocalConfig {
@@ -22,6 +27,13 @@ export interface LocalConfig {
    * @default - no faults
    */
   readonly fault?: PartUploadFault;
+  /**
+   * The artifact retention a deployment with S3 Object Lock has (`KT_ARTIFACT_RETENTION_MODE`,
+   * `KT_ARTIFACT_RETENTION_DAYS`). s3rver has no Object Lock, so only the API's delete rule
+   * applies it, as it does on AWS.
+   * @default - none
+   */
+  readonly artifactRetention?: ArtifactRetention;
 }
 
 export interface PartUploadFault {
@@ -51,7 +63,21 @@ export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalC
     ...(token ? { adminToken: token } : {}),
     logRequests: env.KT_LOG_REQUESTS !== '0',
     ...faultFromEnv(env),
+    ...retentionFromEnv(env),
   };
+}
+
+function retentionFromEnv(env: NodeJS.ProcessEnv): { artifactRetention?: ArtifactRetention } {
+  try {
+    const artifactRetention = artifactRetentionFrom(
+      { mode: env.KT_ARTIFACT_RETENTION_MODE, days: env.KT_ARTIFACT_RETENTION_DAYS },
+      { mode: 'KT_ARTIFACT_RETENTION_MODE', days: 'KT_ARTIFACT_RETENTION_DAYS' },
+    );
+    return artifactRetention === undefined ? {} : { artifactRetention };
+  } catch (error) {
+    if (error instanceof RetentionSettingError) throw new LocalStackError(error.message);
+    throw error;
+  }
 }
 
 function faultFromEnv(env: NodeJS.ProcessEnv): { fault?: PartUploadFault } {

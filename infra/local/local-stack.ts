@@ -81,6 +81,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       region: 'us-east-1',
       ...LOCAL_RESOURCES,
       endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint },
+      ...(config.artifactRetention === undefined ? {} : { artifactRetention: config.artifactRetention }),
     };
     const workflow = new LocalWorkflowRunner({
       definition: renderExportWorkflowDefinition(),

@@ -1,4 +1,5 @@
 import { formatCount } from '../../cli/output.ts';
+import type { ArtifactRetention } from '../../functions/core/export/artifact-retention.ts';
 import { localConfigFromEnv } from './local-config.ts';
 import { LocalStackError } from './local-stack-error.ts';
 import { type LocalStack, startLocalStack } from './local-stack.ts';
@@ -33,7 +34,7 @@ Keeptrusts Export is running locally.
   DynamoDB   ${stack.dynamodbEndpoint}
   S3         ${stack.s3Endpoint}
   Data       ${stack.dataDir}${stack.seeded > 0 ? ` (seeded ${formatCount(stack.seeded)} demo events over the last 30 days)` : ''}
-  Admin token ${token}${stack.resumed > 0 ? `\n  Exports    resumed ${formatCount(stack.resumed)} unfinished export(s) from the last run` : ''}${config.fault ? `\n  Faults     part uploads fail after ${config.fault.afterParts} part(s)${config.fault.times === undefined ? '' : `, ${config.fault.times} time(s)`} (KT_FAULT_AFTER_PARTS)` : ''}
+  Admin token ${token}${stack.resumed > 0 ? `\n  Exports    resumed ${formatCount(stack.resumed)} unfinished export(s) from the last run` : ''}${config.fault ? `\n  Faults     part uploads fail after ${config.fault.afterParts} part(s)${config.fault.times === undefined ? '' : `, ${config.fault.times} time(s)`} (KT_FAULT_AFTER_PARTS)` : ''}${retentionLine(config.artifactRetention)}
 
 Point the kt CLI at it (tutorial Step 1), in another shell:
 
@@ -62,6 +63,12 @@ Press Ctrl-C to stop.
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function retentionLine(retention: ArtifactRetention | undefined): string {
+  if (retention === undefined) return '';
+  const days = `${formatCount(retention.days)} day${retention.days === 1 ? '' : 's'}`;
+  return `\n  Retention  ${retention.mode.toLowerCase()}, ${days}: a completed export cannot be deleted sooner (KT_ARTIFACT_RETENTION_MODE)`;
 }
 
 // Anything that escapes the handlers below still ends as one line, never a stack trace.

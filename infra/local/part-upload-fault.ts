@@ -13,6 +13,8 @@ export function withUploadPart(store: ArtifactStore, uploadPart: ArtifactStore['
     downloadUrl: (key, options) => store.downloadUrl(key, options),
     deleteArtifact: (key) => store.deleteArtifact(key),
     openUploads: (prefix) => store.openUploads(prefix),
+    putDocument: (key, body, contentType) => store.putDocument(key, body, contentType),
+    getDocument: (key) => store.getDocument(key),
   };
 }
 

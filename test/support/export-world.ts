@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Adapters, createAdapters, type AdapterOverrides } from '../../functions/adapters/composition-root.ts';
 import { createTables } from '../../functions/adapters/dynamodb/create-tables.ts';
+import { LocalEvidenceSigner } from '../../functions/adapters/local/local-signer.ts';
 import { startEmbeddedDynamoDb } from '../../infra/local/embedded-dynamodb.ts';
 import { startEmbeddedS3 } from '../../infra/local/embedded-s3.ts';
 
@@ -41,7 +42,12 @@ export async function startExportServers(): Promise<ExportServers> {
         artifactBucket: bucket,
         endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint },
       };
-      const adapters = createAdapters(config, overrides);
+      // Each world signs with its own key pair, as each deployment would.
+      const signer = await LocalEvidenceSigner.open({
+        privateKeyFile: path.join(directory, `${name}-signing-key.pem`),
+        publicKeysDir: path.join(directory, `${name}-keys`),
+      });
+      const adapters = createAdapters(config, { signing: { signer, publicKeys: signer }, ...overrides });
       await createTables(adapters.clients.dynamodb, config);
       worlds.push(adapters);
       return adapters;

@@ -28,7 +28,6 @@ export interface DynamoAuditLogOptions extends Omit<AuditTrailOptions, 'maxAttem
   readonly checkpoints?: Omit<CheckpointWriterDeps, 'marks'>;
 }
 
-export { MAX_ENTRIES_LIMIT } from '../../core/audit/audit-trail.ts';
 const SEQ_DIGITS = 12;
 
 /**

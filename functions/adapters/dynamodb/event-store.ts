@@ -216,6 +216,50 @@ export class DynamoEventStore implements EventStore {
     return this.stream(filter, options.afterSortKey, STREAM_FIRST_PAGE, true);
   }
 
+  async countEvents(filter: EventFilter): Promise<number> {
+    const upper = sortableInstant(filter.to) + AFTER_LAST_ID;
+    const lower = sortableInstant(filter.from);
+    let total = 0;
+    for (const day of daysInRange(filter)) {
+      const { indexName, partitionKeyName, partitionKeys } = dayPartitions(filter, day);
+      const counts = await Promise.all(
+        partitionKeys.map(async (partitionKey) => {
+          let count = 0;
+          let start: Record<string, AttributeValue> | undefined;
+          do {
+            const output = await this.send(`Counting decision events in ${this.tableName}`, () =>
+              this.documents.send(
+                new QueryCommand({
+                  TableName: this.tableName,
+                  ...(indexName === undefined ? {} : { IndexName: indexName }),
+                  KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :upper',
+                  ExpressionAttributeNames: { '#pk': partitionKeyName, '#sk': 'sk' },
+                  ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':lower': { S: lower }, ':upper': { S: upper } },
+                  Select: 'COUNT',
+                  ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+                }),
+              ),
+            );
+            count += output.Count ?? 0;
+            start = output.LastEvaluatedKey;
+          } while (start !== undefined);
+          return count;
+        }),
+      );
+      for (const count of counts) total += count;
+    }
+    return total;
+  }
+
+  /** Runs one read; a failure becomes a DependencyError that starts with `what`. */
+  private async send<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new DependencyError(`${what} failed: ${describe(error)}`, { cause: error });
+    }
+  }
+
   async queryEvents(
     filter: EventFilter,
     options: { readonly limit: number; readonly cursor?: string },

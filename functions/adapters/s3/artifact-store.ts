@@ -8,6 +8,7 @@ import {
   type HeadObjectCommandOutput,
   ListMultipartUploadsCommand,
   type ListMultipartUploadsCommandOutput,
+  PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -15,6 +16,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { DependencyError, type FieldIssue, ValidationError } from '../../core/errors.ts';
 import type { UploadedPart } from '../../core/export/export-checkpoint.ts';
 import type { ArtifactStore } from '../../core/ports.ts';
+import { contentMd5 } from './content-md5.ts';
 
 /** Longest lifetime of a download URL, in seconds. */
 export const MAX_DOWNLOAD_URL_SECONDS = 3600;
@@ -64,6 +66,7 @@ export class S3ArtifactStore implements ArtifactStore {
             PartNumber: partNumber,
             Body: body,
             ContentLength: body.byteLength,
+            ContentMD5: contentMd5(body),
           }),
         ),
       uploadId,
@@ -172,6 +175,32 @@ export class S3ArtifactStore implements ArtifactStore {
       // S3 answers 204 for a missing object; some S3-compatible servers answer NoSuchKey.
       if (errorName(error) === 'NoSuchKey') return;
       throw new DependencyError(`Deleting ${this.where(key)} failed: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  async putDocument(key: string, body: string, contentType: string): Promise<void> {
+    check([keyIssue(key)]);
+    await this.call(`Writing ${this.where(key)}`, () =>
+      this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+          ContentMD5: contentMd5(body),
+        }),
+      ),
+    );
+  }
+
+  async getDocument(key: string): Promise<string | undefined> {
+    check([keyIssue(key)]);
+    try {
+      const output = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return (await output.Body?.transformToString('utf-8')) ?? '';
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw new DependencyError(`Reading ${this.where(key)} failed: ${describe(error)}`, { cause: error });
     }
   }
 

@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { CheckpointObjects } from '../../core/audit/checkpoint.ts';
 import { DependencyError } from '../../core/errors.ts';
+import { contentMd5 } from './content-md5.ts';
 
 /**
  * Audit checkpoints (small JSON documents) in the artifact bucket, under the keys the core names
@@ -15,7 +16,13 @@ export class S3CheckpointObjects implements CheckpointObjects {
   async putCheckpointObject(key: string, body: string): Promise<void> {
     try {
       await this.s3.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: 'application/json',
+          ContentMD5: contentMd5(body),
+        }),
       );
     } catch (error) {
       throw new DependencyError(`Writing s3://${this.bucket}/${key} failed: ${describe(error)}`, {

@@ -1,9 +1,13 @@
-import { DependencyError, ValidationError } from '../errors.ts';
+import { ValidationError } from '../errors.ts';
 import { isoUtcTimestamp } from '../events/decision-event.ts';
-import { SIGNATURE_ALGORITHM, verifyEvidenceSignature } from '../evidence/signing.ts';
+import {
+  documentSigningBytes,
+  SIGNATURE_ALGORITHM,
+  signDocument,
+  verifyDocumentSignature,
+} from '../evidence/signing.ts';
 import type { EvidenceSigner } from '../ports.ts';
 import type { AuditEntry, AuditHead } from './audit-chain.ts';
-import { canonicalJson } from './canonical-json.ts';
 
 /**
  * Signed checkpoints of the audit chain head. The chain alone cannot show that its newest entries
@@ -81,39 +85,21 @@ export function checkpointKey(seq: number): string {
 
 /** The bytes a checkpoint's signature covers: the canonical JSON of every member but `signature`. */
 export function checkpointMessage(checkpoint: Omit<AuditCheckpoint, 'signature'>): Uint8Array {
-  const { signature: _ignored, ...unsigned } = checkpoint as AuditCheckpoint;
-  return new TextEncoder().encode(canonicalJson(unsigned));
+  return documentSigningBytes(checkpoint);
 }
 
-/**
- * The key each signer signed with last. The key id and algorithm are part of what a checkpoint
- * signs (so they cannot be swapped afterwards), but the EvidenceSigner port names its key only in
- * a signature: the first checkpoint a process signs learns it from a throwaway signature, later
- * ones reuse it, and a rotation in between is noticed by the signature's key id and signed again.
- */
-const lastKeys = new WeakMap<EvidenceSigner, Pick<AuditCheckpoint, 'keyId' | 'algorithm'>>();
-
-/** Signs the head `head` as of `at`. */
+/** Signs the head `head` as of `at` (the signer's key id and algorithm are signed with it). */
 export async function signCheckpoint(
   signer: EvidenceSigner,
   head: AuditHead,
   at: Date,
 ): Promise<AuditCheckpoint> {
-  const base = { schema: CHECKPOINT_SCHEMA, seq: head.seq, hash: head.hash, at: at.toISOString() } as const;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let key = lastKeys.get(signer);
-    if (key === undefined) {
-      const probe = await signer.sign(new TextEncoder().encode(canonicalJson(base)));
-      key = { keyId: probe.keyId, algorithm: probe.algorithm };
-    }
-    const unsigned = { ...base, ...key };
-    const signed = await signer.sign(checkpointMessage(unsigned));
-    lastKeys.set(signer, { keyId: signed.keyId, algorithm: signed.algorithm });
-    if (signed.keyId === key.keyId && signed.algorithm === key.algorithm) {
-      return { ...unsigned, signature: signed.signature };
-    }
-  }
-  throw new DependencyError('The evidence signing key changed on every try; the checkpoint was not signed.');
+  return signDocument(signer, {
+    schema: CHECKPOINT_SCHEMA,
+    seq: head.seq,
+    hash: head.hash,
+    at: at.toISOString(),
+  });
 }
 
 /** Whether an append that produced `entry` should write a checkpoint, given the last one. */
@@ -207,7 +193,7 @@ export function parseCheckpoint(value: unknown): AuditCheckpoint {
 
 /** Whether the checkpoint's signature verifies with the PEM public key. */
 export function verifyCheckpointSignature(checkpoint: AuditCheckpoint, publicKeyPem: string): boolean {
-  return verifyEvidenceSignature(publicKeyPem, checkpointMessage(checkpoint), checkpoint.signature);
+  return verifyDocumentSignature(checkpoint, publicKeyPem);
 }
 
 /**

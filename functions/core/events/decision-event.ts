@@ -136,7 +136,8 @@ export function canonicalEventJson(event: DecisionEvent): string {
   const members: string[] = [];
   for (const field of CORE_FIELDS) members.push(`${JSON.stringify(field)}:${JSON.stringify(event[field])}`);
   for (const [key, value] of Object.entries(event)) {
-    if (!(CORE_FIELDS as readonly string[]).includes(key)) members.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
+    if (!(CORE_FIELDS as readonly string[]).includes(key))
+      members.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
   }
   return `{${members.join(',')}}`;
 }

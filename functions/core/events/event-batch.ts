@@ -1,5 +1,10 @@
 import { type FieldIssue, ValidationError } from '../errors.ts';
-import { canonicalEventJson, type DecisionEvent, MAX_BATCH_EVENTS, parseDecisionEvent } from './decision-event.ts';
+import {
+  canonicalEventJson,
+  type DecisionEvent,
+  MAX_BATCH_EVENTS,
+  parseDecisionEvent,
+} from './decision-event.ts';
 
 /**
  * Validates an ingest request body `{ "events": [...] }` as a whole: one bad event rejects the
@@ -21,7 +26,9 @@ export function parseEventBatch(body: unknown): DecisionEvent[] {
   }
   const events = (body as { events: unknown }).events;
   if (!Array.isArray(events)) {
-    throw new ValidationError('The request body is invalid.', [{ field: 'events', rule: 'must be an array' }]);
+    throw new ValidationError('The request body is invalid.', [
+      { field: 'events', rule: 'must be an array' },
+    ]);
   }
   if (events.length === 0 || events.length > MAX_BATCH_EVENTS) {
     throw new ValidationError('The request body is invalid.', [
@@ -50,10 +57,7 @@ export function parseEventBatch(body: unknown): DecisionEvent[] {
   });
   if (issues.length > 0) {
     const bad = new Set(issues.map((i) => i.field.match(/^events\[(\d+)\]/)?.[1])).size;
-    throw new ValidationError(
-      `${bad} of ${events.length} events are invalid; nothing was stored.`,
-      issues,
-    );
+    throw new ValidationError(`${bad} of ${events.length} events are invalid; nothing was stored.`, issues);
   }
   return [...byId.values()].map((entry) => entry.event);
 }

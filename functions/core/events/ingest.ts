@@ -41,7 +41,11 @@ export interface IngestResult {
  * once by id (store-events.ts). A token restricted to one team may only write that team's events;
  * since a stored event never changes, it cannot take over another team's event either.
  */
-export async function ingestEvents(deps: IngestDeps, body: unknown, principal: Principal): Promise<IngestResult> {
+export async function ingestEvents(
+  deps: IngestDeps,
+  body: unknown,
+  principal: Principal,
+): Promise<IngestResult> {
   requireScope(principal, 'events:write');
   const events = parseEventBatch(body);
   const foreign = principal.team === undefined ? undefined : events.find((e) => e.team !== principal.team);
@@ -96,4 +100,3 @@ function conflictAuditRecord(refused: RefusedEvent, principal: Principal, now: D
     },
   };
 }
-

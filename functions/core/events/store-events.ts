@@ -27,7 +27,10 @@ export interface StoreEventsOutcome {
  * and the local stack's demo seeding both go through here, so no event item is ever written
  * without its id record.
  */
-export async function storeEvents(store: EventStore, events: readonly DecisionEvent[]): Promise<StoreEventsOutcome> {
+export async function storeEvents(
+  store: EventStore,
+  events: readonly DecisionEvent[],
+): Promise<StoreEventsOutcome> {
   const offered = events.map(eventIdRecord);
   const claims = await store.claimEventIds(offered);
   const fresh = new Set<string>();

@@ -13,9 +13,11 @@ const DAY_MS = 86_400_000;
 export function parseTimeRange(from: unknown, to: unknown): TimeRange {
   const issues = [];
   const f = isoUtcTimestamp.safeParse(from);
-  if (!f.success) issues.push({ field: 'from', rule: from === undefined ? 'is required' : f.error.issues[0]!.message });
+  if (!f.success)
+    issues.push({ field: 'from', rule: from === undefined ? 'is required' : f.error.issues[0]!.message });
   const t = isoUtcTimestamp.safeParse(to);
-  if (!t.success) issues.push({ field: 'to', rule: to === undefined ? 'is required' : t.error.issues[0]!.message });
+  if (!t.success)
+    issues.push({ field: 'to', rule: to === undefined ? 'is required' : t.error.issues[0]!.message });
   if (f.success && t.success && sortableInstant(f.data) > sortableInstant(t.data)) {
     issues.push({ field: 'from', rule: 'must not be later than to' });
   }

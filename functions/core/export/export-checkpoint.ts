@@ -25,6 +25,8 @@ export interface ExportCheckpoint {
   readonly afterSortKey?: string;
   /** SHA-256 state over the uploaded bytes, carried from one invocation to the next. */
   readonly digest: Sha256State;
+  /** The records digest (evidence/records-digest.ts) over the records in the uploaded parts. */
+  readonly recordsDigest: Sha256State;
   /** Every event, and the trailer, is uploaded: only completing the upload remains. */
   readonly done: boolean;
 }

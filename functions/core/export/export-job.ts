@@ -50,6 +50,10 @@ export interface ExportJob {
   /** Lowercase hex SHA-256 of the artifact bytes. */
   readonly sha256?: string;
   readonly artifactKey?: string;
+  /** The records digest (evidence/records-digest.ts): the same for every format of one query. */
+  readonly recordsDigest?: string;
+  /** The signed manifest beside the artifact (`<artifact key>.manifest.json`). */
+  readonly manifestKey?: string;
   readonly error?: ExportJobError;
   /** Where a running export has got to; present from Prepare until the job's outcome. */
   readonly checkpoint?: ExportCheckpoint;
@@ -60,6 +64,8 @@ export interface ExportJobResult {
   readonly bytes: number;
   readonly sha256: string;
   readonly artifactKey: string;
+  readonly recordsDigest: string;
+  readonly manifestKey: string;
 }
 
 /** `GET /v1/exports/{id}`: the job as callers see it; storage details such as the key stay inside. */
@@ -73,6 +79,9 @@ export interface ExportJobView {
   readonly records: number;
   readonly bytes?: number;
   readonly sha256?: string;
+  readonly recordsDigest?: string;
+  /** The signed manifest: its file name beside the artifact, and the API path that returns it. */
+  readonly manifest?: { readonly name: string; readonly href: string };
   readonly created: string;
   readonly started?: string;
   readonly completed?: string;
@@ -141,6 +150,8 @@ export function completeJob(job: ExportJob, result: ExportJobResult, now: Date):
   assertCount('records', result.records);
   assertCount('bytes', result.bytes);
   if (!SHA256_HEX.test(result.sha256)) throw new RangeError('sha256 must be 64 lowercase hex digits');
+  if (!SHA256_HEX.test(result.recordsDigest)) throw new RangeError('recordsDigest must be 64 lowercase hex digits');
+  if (result.manifestKey.length === 0) throw new RangeError('manifestKey must not be empty');
   if (result.artifactKey.length === 0) throw new RangeError('artifactKey must not be empty');
   assertTransition(job, 'completed', 'completed');
   if (result.records < job.records) {
@@ -156,6 +167,8 @@ export function completeJob(job: ExportJob, result: ExportJobResult, now: Date):
     bytes: result.bytes,
     sha256: result.sha256,
     artifactKey: result.artifactKey,
+    recordsDigest: result.recordsDigest,
+    manifestKey: result.manifestKey,
     completedAt: now.toISOString(),
   };
 }
@@ -191,6 +204,15 @@ export function jobView(job: ExportJob): ExportJobView {
     records: job.records,
     ...(job.bytes === undefined ? {} : { bytes: job.bytes }),
     ...(job.sha256 === undefined ? {} : { sha256: job.sha256 }),
+    ...(job.recordsDigest === undefined ? {} : { recordsDigest: job.recordsDigest }),
+    ...(job.manifestKey === undefined
+      ? {}
+      : {
+          manifest: {
+            name: job.manifestKey.slice(job.manifestKey.lastIndexOf('/') + 1),
+            href: `/v1/exports/${job.id}/manifest`,
+          },
+        }),
     created: job.createdAt,
     ...(job.startedAt === undefined ? {} : { started: job.startedAt }),
     ...(job.completedAt === undefined ? {} : { completed: job.completedAt }),

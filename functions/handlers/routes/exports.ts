@@ -3,7 +3,7 @@ import { jobView } from '../../core/export/export-job.ts';
 import { createExport } from '../../core/export/operations/create-export.ts';
 import { deleteExport } from '../../core/export/operations/delete-export.ts';
 import { downloadExport } from '../../core/export/operations/download-export.ts';
-import { getExport, listExports } from '../../core/export/operations/read-exports.ts';
+import { getExport, getExportManifest, listExports } from '../../core/export/operations/read-exports.ts';
 import { exportOperationDeps } from '../../adapters/composition-root.ts';
 import { jsonBodyOf, jsonResponse } from '../http/json.ts';
 import { principalOf } from '../http/principal.ts';
@@ -33,6 +33,11 @@ export async function getExports(event: APIGatewayProxyEventV2): Promise<APIGate
 /** GET /v1/exports/{id} */
 export async function getExportById(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
   return jsonResponse(200, await getExport(exportOperationDeps(), idOf(event), principalOf(event)));
+}
+
+/** GET /v1/exports/{id}/manifest: the signed manifest beside the artifact. */
+export async function getExportManifestById(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  return jsonResponse(200, await getExportManifest(exportOperationDeps(), idOf(event), principalOf(event)));
 }
 
 /** GET /v1/exports/{id}/download: a short-lived URL for the artifact. */

@@ -1,3 +1,5 @@
+import Papa from 'papaparse';
+import { textCell, textOfCell } from '../../../functions/core/export/csv-cell.ts';
 import { csvEncoder } from '../../../functions/core/export/csv-encoder.ts';
 import { encodeAll } from './encode-all.ts';
 import { event, META, stored, storedRaw, TUTORIAL_EVENTS } from './fixtures.ts';
@@ -98,10 +100,22 @@ describe('csvEncoder: formula neutralisation', () => {
   it.each([
     ['in the middle', 'a=b', 'a=b'],
     ['after a space', ' =1', ' =1'],
-    ['already quoted', "'=1", "'=1"],
     ['a full-width equals sign', '＝1', '＝1'],
+    ['after a quote that is not a formula', "'a=1", "'a=1"],
   ])('leaves a formula character %s alone', (_, model, expected) => {
     expect(modelCell(model)).toBe(expected);
+  });
+
+  it.each([
+    ["'=1", "''=1"],
+    ["''+1", "'''+1"],
+  ])('adds a quote to %s, which only looks neutralised, so one quote always comes off exactly', (model, expected) => {
+    expect(modelCell(model)).toBe(expected);
+    expect(textOfCell(expected)).toBe(model);
+  });
+
+  it.each(['=1', '+1', '-1', '@x', '\tx', "'=1", "'a", 'plain', "''"])('undoes the neutralisation of %p exactly', (value) => {
+    expect(textOfCell(Papa.parse<string[]>(textCell(value), { delimiter: ',' }).data[0]![0]!)).toBe(value);
   });
 
   it('neutralises every text column, not just model', () => {

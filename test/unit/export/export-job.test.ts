@@ -37,6 +37,8 @@ const RESULT: ExportJobResult = {
   bytes: 2_411_724,
   sha256: SHA,
   artifactKey: `exports/${ID}/export.json`,
+  recordsDigest: 'b'.repeat(64),
+  manifestKey: `exports/${ID}/export.json.manifest.json`,
 };
 
 const queued = (): ExportJob => newExportJob(request, principal, T0, ID);
@@ -244,6 +246,8 @@ describe('completeJob', () => {
       bytes: 2_411_724,
       sha256: SHA,
       artifactKey: `exports/${ID}/export.json`,
+      recordsDigest: 'b'.repeat(64),
+      manifestKey: `exports/${ID}/export.json.manifest.json`,
       completedAt: '2026-04-23T14:30:12.000Z',
     });
     expect(before.status).toBe('running');
@@ -449,13 +453,16 @@ describe('jobView', () => {
       records: 1247,
       bytes: 2_411_724,
       sha256: SHA,
+      recordsDigest: 'b'.repeat(64),
+      manifest: { name: 'export.json.manifest.json', href: `/v1/exports/${ID}/manifest` },
       created: '2026-04-23T14:30:00.000Z',
       started: '2026-04-23T14:30:01.000Z',
       completed: '2026-04-23T14:30:12.000Z',
     });
     const json = JSON.stringify(jobView(job));
     expect(json).not.toContain('artifactKey');
-    expect(json).not.toContain('exports/');
+    expect(json).not.toContain(RESULT.artifactKey);
+    expect(json).not.toContain(RESULT.manifestKey);
     expect(json).not.toContain('tok_');
   });
 

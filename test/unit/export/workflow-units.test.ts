@@ -43,6 +43,7 @@ function checkpoint(overrides: Partial<ExportCheckpoint> = {}): ExportCheckpoint
     records: 0,
     bytes: 0,
     digest: new ResumableSha256().toState(),
+    recordsDigest: new ResumableSha256().toState(),
     done: false,
     ...overrides,
   };
@@ -191,7 +192,14 @@ describe('jobView progress', () => {
   });
 
   it('is absent when the job is not running', () => {
-    const result = { records: 10, bytes: 1000, sha256: 'a'.repeat(64), artifactKey: `exports/${ID}/${ID}.json` };
+    const result = {
+      records: 10,
+      bytes: 1000,
+      sha256: 'a'.repeat(64),
+      artifactKey: `exports/${ID}/${ID}.json`,
+      recordsDigest: 'b'.repeat(64),
+      manifestKey: `exports/${ID}/${ID}.json.manifest.json`,
+    };
     const jobs = [
       queued(),
       completeJob(writtenThrough('2026-04-03T00:00:00.000Z', true), result, new Date('2026-05-01T12:01:00Z')),

@@ -1,6 +1,7 @@
 import type { Principal } from '../../auth/token-record.ts';
 import { requireScope } from '../../auth/tokens.ts';
 import { ConflictError } from '../../errors.ts';
+import { assertRetentionOver } from '../artifact-retention.ts';
 import { deleteJob, type ExportJobView, jobView } from '../export-job.ts';
 import type { ExportOperationDeps } from './operation-deps.ts';
 import { visibleJob } from './operation-deps.ts';
@@ -8,7 +9,8 @@ import { requireExportId } from './read-exports.ts';
 
 /**
  * DELETE /v1/exports/{id}: removes the artifact; the job stays, as `deleted`, with its record
- * count, digest and audit entries. Deleting a deleted export again answers the same job.
+ * count, digest and audit entries. Deleting a deleted export again answers the same job. While
+ * the deployment's artifact retention holds, it is refused (ArtifactRetainedError, a 409).
  */
 export async function deleteExport(
   deps: ExportOperationDeps,
@@ -21,8 +23,13 @@ export async function deleteExport(
   if (job.status === 'queued' || job.status === 'running') {
     throw new ConflictError(`Export ${job.id} is ${job.status}; it can be deleted once it has finished.`);
   }
+  // This check is what keeps a retained artifact: on the versioned bucket DeleteObject without a
+  // version id only adds a delete marker, which S3 allows even under Object Lock, and the API
+  // never deletes versions. Checked before anything is written, so a refusal changes nothing.
+  const now = deps.now();
+  assertRetentionOver(job, deps.retention, now);
   if (job.artifactKey !== undefined) await deps.artifacts.deleteArtifact(job.artifactKey);
-  const deleted = deleteJob(job, deps.now());
+  const deleted = deleteJob(job, now);
   await deps.jobs.saveJob(deleted, revision);
   await deps.audit.append({
     action: 'export.deleted',

@@ -1,6 +1,7 @@
 import type { Principal } from '../../auth/token-record.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { ArtifactStore, AuditLog, ExportJobStore, Revisioned, WorkflowStarter } from '../../ports.ts';
+import type { ArtifactRetention } from '../artifact-retention.ts';
 import type { ExportJob } from '../export-job.ts';
 
 /** What the API's export operations need; the composition root provides it. */
@@ -11,6 +12,12 @@ export interface ExportOperationDeps {
   readonly workflow: WorkflowStarter;
   readonly now: () => Date;
   readonly newId: () => string;
+  /**
+   * The artifact bucket's S3 Object Lock default retention; deleting an export is refused until
+   * it has passed.
+   * @default - none: an export may be deleted as soon as it has finished
+   */
+  readonly retention?: ArtifactRetention;
 }
 
 /**

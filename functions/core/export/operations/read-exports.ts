@@ -1,6 +1,6 @@
 import type { Principal } from '../../auth/token-record.ts';
 import { requireScope } from '../../auth/tokens.ts';
-import { NotFoundError, ValidationError } from '../../errors.ts';
+import { ConflictError, IntegrityError, NotFoundError, ValidationError } from '../../errors.ts';
 import { isExportId } from '../export-id.ts';
 import { type ExportJobView, jobView } from '../export-job.ts';
 import { canSee, type ExportOperationDeps, visibleJob } from './operation-deps.ts';
@@ -16,6 +16,31 @@ export async function getExport(
 ): Promise<ExportJobView> {
   requireScope(principal, 'exports:read');
   return jobView((await visibleJob(deps.jobs, principal, requireExportId(exportId))).value);
+}
+
+/**
+ * GET /v1/exports/{id}/manifest: the signed manifest beside a completed export's artifact, as
+ * stored. It stays readable after the artifact is deleted: it is the evidence of what existed.
+ */
+export async function getExportManifest(
+  deps: Pick<ExportOperationDeps, 'jobs' | 'artifacts'>,
+  exportId: string,
+  principal: Principal,
+): Promise<unknown> {
+  requireScope(principal, 'exports:read');
+  const { value: job } = await visibleJob(deps.jobs, principal, requireExportId(exportId));
+  if (job.manifestKey === undefined) {
+    throw new ConflictError(`Export ${job.id} is ${job.status}; only a completed export has a manifest.`);
+  }
+  const text = await deps.artifacts.getDocument(job.manifestKey);
+  if (text === undefined) {
+    throw new IntegrityError(`The manifest of export ${job.id} is missing from the artifact store.`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new IntegrityError(`The stored manifest of export ${job.id} is not JSON.`, { cause });
+  }
 }
 
 export interface ExportList {

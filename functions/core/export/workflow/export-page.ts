@@ -1,5 +1,6 @@
 import { ResumableSha256 } from '../../digest/resumable-sha256.ts';
 import { ConflictError } from '../../errors.ts';
+import { RecordsDigest } from '../../evidence/records-digest.ts';
 import { encoderFor } from '../encoders.ts';
 import { eventFilterOf, exportMetadataOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
@@ -66,6 +67,7 @@ export async function exportPage(
   const encoder = encoderFor(job.format);
   const metadata = exportMetadataOf(job);
   const digest = ResumableSha256.fromState(checkpoint.digest);
+  const recordsDigest = new RecordsDigest(checkpoint.recordsDigest);
   const buffers = [new PartBuffer(partBytes + PART_SLACK_BYTES), new PartBuffer(partBytes + PART_SLACK_BYTES)];
   let current = buffers[0]!;
   let records = checkpoint.records;
@@ -91,6 +93,7 @@ export async function exportPage(
       bytes: bytesCut,
       ...(lastSortKey === undefined ? {} : { afterSortKey: lastSortKey }),
       digest: digest.toState(),
+      recordsDigest: recordsDigest.state(),
       done,
     };
     // The previous part is stored and saved: its buffer is free, and checkpoints stay in order.
@@ -113,6 +116,7 @@ export async function exportPage(
     );
     for await (const event of stream) {
       current.append(encoder.encode(event, records));
+      recordsDigest.add(JSON.parse(event.json) as Record<string, unknown>);
       records += 1;
       lastSortKey = event.sortKey;
       if (current.byteLength >= partThreshold(nextPartNumber, partBytes)) {

@@ -1,5 +1,6 @@
 import { ResumableSha256 } from '../../digest/resumable-sha256.ts';
 import { ConflictError } from '../../errors.ts';
+import { RecordsDigest } from '../../evidence/records-digest.ts';
 import { encoderFor } from '../encoders.ts';
 import { artifactKeyOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
@@ -28,6 +29,7 @@ export async function prepareExport(deps: ExportWorkflowDeps, exportId: string):
     records: 0,
     bytes: 0,
     digest: new ResumableSha256().toState(),
+    recordsDigest: new RecordsDigest().state(),
     done: false,
   };
   const running = job.status === 'queued' ? startJob(job, deps.now()) : job;

@@ -1,5 +1,5 @@
 import { NotFoundError } from '../../errors.ts';
-import type { ArtifactStore, AuditLog, EventStore, ExportJobStore, Revisioned } from '../../ports.ts';
+import type { ArtifactStore, AuditLog, EventStore, EvidenceSigner, ExportJobStore, Revisioned } from '../../ports.ts';
 import type { ExportJob } from '../export-job.ts';
 
 /** What the workflow steps need from the outside world; the composition root provides it. */
@@ -8,6 +8,8 @@ export interface ExportWorkflowDeps {
   readonly events: EventStore;
   readonly artifacts: ArtifactStore;
   readonly audit: AuditLog;
+  /** Signs the manifest Finalize writes beside the artifact. */
+  readonly signer: EvidenceSigner;
   readonly now: () => Date;
 }
 
