@@ -1,7 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -10,8 +9,8 @@ import { networkErrorCode } from '../api/network-errors.ts';
 import { CommandFailedError, NetworkError, oneLine } from '../errors.ts';
 import { formatCount } from '../output.ts';
 import type { DownloadLink } from './download-link.ts';
+import { placeFile, temporaryPathFor } from './place-file.ts';
 import { StalledError, stallGuard } from './stall-guard.ts';
-import { alreadyExists } from './target-path.ts';
 
 /**
  * Fetches an export artifact into a file so that the file either holds exactly the bytes the API
@@ -57,18 +56,13 @@ export async function downloadArtifact(
     });
     stall.done();
     verify(written, link, target);
-    await place(temp, target, options.overwrite);
+    await placeFile(temp, target, options.overwrite);
     return { path: target, bytes: written.bytes, sha256: written.sha256 };
   } catch (error) {
     stall.done();
     await rm(temp, { force: true }).catch(() => undefined);
     throw explain(error, link.url, target, stall.signal, stallMs);
   }
-}
-
-/** Hidden and next to the target, so the final rename never crosses a filesystem. */
-function temporaryPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
 }
 
 async function fetchBody(url: string, fetchFn: FetchLike, signal: AbortSignal): Promise<Readable> {
@@ -133,31 +127,6 @@ function sizeMismatch(got: number, expected: number, target: string): CommandFai
       ? `more than the export's ${formatCount(expected)} bytes`
       : `${formatCount(got)} of the export's ${formatCount(expected)} bytes: the download is incomplete`;
   return new CommandFailedError(`the artifact store sent ${what}; ${target} was not written`);
-}
-
-// Filesystems without hard links (some network and FAT mounts) answer these.
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
-
-/**
- * Moves the verified file into place. Without --force a hard link is used: it fails if the target
- * appeared meanwhile, where a rename would silently replace it.
- */
-async function place(temp: string, target: string, overwrite: boolean): Promise<void> {
-  if (overwrite) {
-    await rename(temp, target);
-    return;
-  }
-  try {
-    await link(temp, target);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === 'EEXIST') throw alreadyExists(target);
-    if (typeof code !== 'string' || !NO_HARD_LINKS.has(code)) throw error;
-    await rename(temp, target);
-    return;
-  }
-  // The target is in place; a leftover hidden temp name is untidy but harmless.
-  await rm(temp, { force: true }).catch(() => undefined);
 }
 
 /** One line for whatever went wrong, never showing the presigned URL's signature. */

@@ -23,6 +23,8 @@ export interface ExportsApi {
   list(page: { readonly limit: number; readonly cursor?: string }): Promise<ExportList>;
   remove(id: string): Promise<ExportJobView>;
   downloadLink(id: string): Promise<DownloadLink>;
+  /** The signed manifest beside a completed export's artifact, as the API stores it (unchecked). */
+  manifest(id: string): Promise<unknown>;
 }
 
 /** The API field → the `kt export create` flag that sets it. */
@@ -58,6 +60,10 @@ export function exportsApi(client: ApiClient): ExportsApi {
     async downloadLink(id) {
       const response = await refusalSaysWhy(id, naming404(id, client.get(`${path(id)}/download`)));
       return readDownloadLink(response.body, client.baseUrl, response.status);
+    },
+    async manifest(id) {
+      const response = await refusalSaysWhy(id, naming404(id, client.get(`${path(id)}/manifest`)));
+      return response.body;
     },
   };
 }

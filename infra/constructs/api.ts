@@ -133,6 +133,8 @@ export class ExportApi extends Construct {
     data.grantControlReadWrite(this.apiFunction);
     data.grantArtifactsRead(this.apiFunction);
     data.grantArtifactsDelete(this.apiFunction);
+    // Audit appends (create, download, delete, event conflicts) may write a signed checkpoint.
+    data.grantAuditCheckpointsWrite(this.apiFunction);
     props.workflow.grantStartExecution(this.apiFunction);
     // Audit appends (create, download, delete, ingest conflicts) sign checkpoints; GET /v1/keys
     // reads the public keys. The only function that may read them.

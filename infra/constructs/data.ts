@@ -1,4 +1,5 @@
 import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CHECKPOINT_PREFIX } from '../../functions/core/audit/checkpoint.ts';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -72,6 +73,8 @@ export interface IExportData {
   grantArtifactsWrite(grantee: iam.IGrantable): iam.Grant;
   /** Delete artifact objects (a delete marker: the bucket is versioned). Never read or write. */
   grantArtifactsDelete(grantee: iam.IGrantable): iam.Grant;
+  /** Write signed audit checkpoints (`audit/checkpoints/*` only), as audit appends do. */
+  grantAuditCheckpointsWrite(grantee: iam.IGrantable): iam.Grant;
 }
 
 export interface ExportDataProps {
@@ -262,6 +265,25 @@ export class ExportData extends Construct implements IExportData {
   /** A delete only adds a delete marker (no data is encrypted or read), so no key use. */
   grantArtifactsDelete(grantee: iam.IGrantable): iam.Grant {
     return this.grantArtifactObjects(grantee, ['s3:DeleteObject']);
+  }
+
+  grantAuditCheckpointsWrite(grantee: iam.IGrantable): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.artifactBucket.arnForObjects(`${CHECKPOINT_PREFIX}*`)],
+    });
+    const principal: unknown = grantee.grantPrincipal;
+    if (isConstruct(principal)) {
+      const bucketId = logicalIdOf(this.artifactBucket.node.defaultChild as CfnElement);
+      Validations.of(principal).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${CHECKPOINT_PREFIX}*]`,
+        reason:
+          'Checkpoints are named by the audit seq they sign, known only at run time; the wildcard is ' +
+          'confined to the audit/checkpoints/ prefix of the artifact bucket, and to PutObject.',
+      });
+    }
+    return grant.combine(this.grantKey(grantee, ARTIFACT_KEY_WRITE_ACTIONS));
   }
 
   private grantArtifactObjects(grantee: iam.IGrantable, actions: string[]): iam.Grant {

@@ -92,6 +92,8 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     // It signs the export's manifest.
     signsEvidence: true,
     grant: (data, fn) => {
+      // The completeness check counts the matching events with a query of its own.
+      data.grantEventsRead(fn);
       data.grantControlReadWrite(fn);
       data.grantArtifactsWrite(fn);
       // It checks the completed object's size against the uploaded bytes (HeadObject, which needs
@@ -106,6 +108,7 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     signsEvidence: true,
     grant: (data, fn) => {
       data.grantControlReadWrite(fn);
+      data.grantAuditCheckpointsWrite(fn);
     },
   },
   markFailed: {

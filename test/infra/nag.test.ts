@@ -82,3 +82,15 @@ describe('cdk-nag AwsSolutions on the real app', () => {
     expect(annotations.findError('*', Match.anyValue())).toEqual([]);
   });
 });
+
+describe('cdk-nag AwsSolutions with S3 Object Lock on the artifact bucket', () => {
+  it('reports no findings (bundling skipped: the rules read the template, not the code)', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    new KeeptrustsExportStack(app, STACK_ID, {
+      data: { artifactRetention: { mode: 'COMPLIANCE', days: 2555 } },
+    });
+    const report = addNagChecks(app).validateScope(app);
+    expect(report.violations.map((violation) => violation.ruleName)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+});

@@ -8,6 +8,7 @@ import {
   EXPORT_CONTROL_TABLE,
   type TableLayout,
 } from '../../functions/adapters/dynamodb/tables.ts';
+import type { ArtifactRetention } from '../../functions/core/export/artifact-retention.ts';
 import { KeeptrustsExportStack } from '../../infra/stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
@@ -473,6 +474,66 @@ describe('KeeptrustsExportStack', () => {
         .flatMap((statement) => asArray(statement.Resource));
       expect(signOn.length).toBeGreaterThan(0);
       expect(signOn).not.toContainEqual(retired);
+    });
+  });
+
+  describe('artifact retention (S3 Object Lock)', () => {
+    const withRetention = (id: string, artifactRetention: ArtifactRetention): Template => {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      return Template.fromStack(new KeeptrustsExportStack(app, id, { data: { artifactRetention } }));
+    };
+    const kmsBuckets = (from: Template): Resource[] =>
+      Object.values(from.findResources('AWS::S3::Bucket') as Record<string, Resource>).filter((bucket) =>
+        JSON.stringify(bucket.Properties.BucketEncryption).includes('aws:kms'),
+      );
+    const apiVariables = (from: Template): Record<string, unknown> => {
+      const api = Object.values(
+        from.findResources('AWS::Lambda::Function') as Record<string, Resource>,
+      ).filter((fn) => String(fn.Properties.Description).includes('HTTP API'));
+      expect(api).toHaveLength(1);
+      return (api[0]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    };
+
+    it('is off by default: no Object Lock on any bucket, no retention in any function', () => {
+      for (const [, bucket] of resources('AWS::S3::Bucket')) {
+        expect(bucket.Properties.ObjectLockEnabled).toBeUndefined();
+        expect(bucket.Properties.ObjectLockConfiguration).toBeUndefined();
+      }
+      for (const [, fn] of resources('AWS::Lambda::Function')) {
+        const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+        expect(Object.keys(variables).filter((name) => name.startsWith('ARTIFACT_RETENTION'))).toEqual([]);
+      }
+    });
+
+    it.each([
+      ['Governance', { mode: 'GOVERNANCE', days: 90 }],
+      ['Compliance', { mode: 'COMPLIANCE', days: 2555 }],
+    ] as const)('%s: locks the versioned artifact bucket by default and tells the API', (id, retention) => {
+      const locked = withRetention(id, retention);
+      const [bucket] = kmsBuckets(locked);
+      expect(bucket!.Properties).toMatchObject({
+        ObjectLockEnabled: true,
+        ObjectLockConfiguration: {
+          ObjectLockEnabled: 'Enabled',
+          Rule: { DefaultRetention: { Mode: retention.mode, Days: retention.days } },
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+      });
+      // Only the artifact bucket: access logs cannot be delivered to an Object Lock bucket.
+      const others = Object.values(
+        locked.findResources('AWS::S3::Bucket') as Record<string, Resource>,
+      ).filter((other) => other !== bucket);
+      for (const other of others) expect(other.Properties.ObjectLockEnabled).toBeUndefined();
+      expect(apiVariables(locked)).toMatchObject({
+        ARTIFACT_RETENTION_MODE: retention.mode,
+        ARTIFACT_RETENTION_DAYS: String(retention.days),
+      });
+    });
+
+    it('refuses a retention S3 would not accept', () => {
+      expect(() => withRetention('Zero', { mode: 'COMPLIANCE', days: 0 })).toThrow(
+        /artifactRetention.days must be a whole number from 1 to 36500/,
+      );
     });
   });
 

@@ -252,7 +252,7 @@ describe('kt events import against an API', () => {
       KEEPTRUSTS_API_TOKEN: TOKEN,
       KEEPTRUSTS_API_URL: apiUrl,
     });
-    expect(run).toEqual({ code: 0, stdout: '✓ Imported 1,200 events\n', stderr: '' });
+    expect(run).toEqual({ code: 0, stdout: '✓ Imported 1,200 events (1,200 new, 0 already stored)\n', stderr: '' });
     expect(stored.size).toBe(1200);
     expect(requests).toBe(3);
   });
@@ -268,7 +268,7 @@ describe('kt events import against an API', () => {
     );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ imported: 1200, file: path });
+    expect(JSON.parse(run.stdout)).toEqual({ imported: 1200, new: 1200, alreadyStored: 0, conflicts: [], file: path });
     expect(stored.size).toBe(1200);
     expect(requests).toBe(9); // 3 batches of 400, each resent twice for its throttled ids
   });
