@@ -19,6 +19,9 @@ export class CsvSyntaxError extends Error {
 /** No cell of a stored event comes near this (an event is at most 16 KiB): past it, a quote is unterminated. */
 const MAX_CELL_CHARS = 1024 * 1024;
 
+/** What ends a run of plain characters outside quotes. */
+const SPECIAL = /[,\r\n"]/g;
+
 type State = 'start' | 'unquoted' | 'quoted' | 'quote' | 'cr';
 
 export class CsvRowReader {
@@ -32,7 +35,26 @@ export class CsvRowReader {
   constructor(private readonly onRow: (cells: readonly string[], line: number) => void) {}
 
   push(text: string): void {
-    for (const char of text) this.step(char);
+    let i = 0;
+    while (i < text.length) {
+      // Runs of plain characters are taken in one slice: per-character work would dominate big files.
+      if (this.state === 'quoted') {
+        const quote = text.indexOf('"', i);
+        const end = quote === -1 ? text.length : quote;
+        this.appendRun(text.slice(i, end));
+        if (quote === -1) return;
+        this.state = 'quote';
+        i = quote + 1;
+      } else if (this.state === 'unquoted') {
+        SPECIAL.lastIndex = i;
+        const end = SPECIAL.exec(text)?.index ?? text.length;
+        this.appendRun(text.slice(i, end));
+        i = end;
+        if (i < text.length) this.unquoted(text[i++]!);
+      } else {
+        this.step(text[i++]!);
+      }
+    }
   }
 
   /** The end of the input: a last row without its line end still counts. */
@@ -54,7 +76,6 @@ export class CsvRowReader {
       case 'quoted':
         if (char === '"') this.state = 'quote';
         else this.append(char);
-        if (char === '\n') this.line += 1;
         return;
       case 'quote':
         // After a quote inside quotes: another quote is an escaped quote, else the cell has ended.
@@ -93,10 +114,17 @@ export class CsvRowReader {
   }
 
   private append(char: string): void {
-    if (this.cell.length >= MAX_CELL_CHARS) {
+    this.appendRun(char);
+  }
+
+  /** Characters of the current cell; newlines among them are inside quotes. */
+  private appendRun(run: string): void {
+    if (run === '') return;
+    if (this.cell.length + run.length > MAX_CELL_CHARS) {
       throw new CsvSyntaxError(`a cell longer than ${MAX_CELL_CHARS} characters (an unterminated quote?)`, this.rowLine);
     }
-    this.cell += char;
+    this.cell += run;
+    for (let at = run.indexOf('\n'); at !== -1; at = run.indexOf('\n', at + 1)) this.line += 1;
   }
 
   private endRow(): void {
