@@ -205,7 +205,9 @@ export async function readCsvArtifactRecords(path: string): Promise<ArtifactReco
     if (error instanceof CsvSyntaxError || error instanceof ArtifactFormatError) {
       throw new ArtifactFormatError(error.message, { cause: error });
     }
-    if (error instanceof TypeError) throw new ArtifactFormatError('the file is not UTF-8 text', { cause: error });
+    if ((error as { code?: unknown }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
+      throw new ArtifactFormatError('the file is not UTF-8 text', { cause: error });
+    }
     throw error;
   }
   if (!sawHeader) throw new ArtifactFormatError('the file is empty: no header line');

@@ -24,7 +24,6 @@ import { DynamoTokenStore } from './dynamodb/token-store.ts';
 import { type EvidenceSigning, kmsSigning } from './kms/kms-signing.ts';
 import { ConfigurationError, type RuntimeConfig, runtimeConfigFromEnv } from './runtime-config.ts';
 import { S3ArtifactStore } from './s3/artifact-store.ts';
-import { S3CheckpointObjects } from './s3/audit-checkpoint-objects.ts';
 import { StepFunctionsWorkflowStarter } from './sfn/workflow-starter.ts';
 
 /**
@@ -62,7 +61,8 @@ export function createAdapters(config: RuntimeConfig, overrides: AdapterOverride
   const clients = createAwsClients(config);
   const artifactStore = new S3ArtifactStore(clients.s3, config.artifactBucket);
   const signing = overrides.signing ?? kmsSigning(config);
-  const auditCheckpoints = new S3CheckpointObjects(clients.s3, config.artifactBucket);
+  // Checkpoints sit in the artifact bucket, written whole like manifests.
+  const auditCheckpoints: CheckpointObjects = artifactStore;
   return {
     config,
     clients,

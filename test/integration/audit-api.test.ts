@@ -297,10 +297,11 @@ describe('kt audit verify against the local stack', () => {
   it('names the newest entries deleted past a signed checkpoint, head rewound or not', async () => {
     const entries = (await allEntries(100)).entries;
     const checkpoint = await signCheckpoint(stack.adapters.signer, entries[19]!, new Date());
-    const before = await stack.adapters.auditCheckpoints.getCheckpointObject(LATEST_CHECKPOINT_KEY);
-    await stack.adapters.auditCheckpoints.putCheckpointObject(
+    const before = await stack.adapters.auditCheckpoints.getDocument(LATEST_CHECKPOINT_KEY);
+    await stack.adapters.auditCheckpoints.putDocument(
       LATEST_CHECKPOINT_KEY,
       JSON.stringify(checkpoint),
+      'application/json',
     );
     try {
       const removeNewest = () =>
@@ -332,7 +333,7 @@ describe('kt audit verify against the local stack', () => {
       });
     } finally {
       if (before !== undefined)
-        await stack.adapters.auditCheckpoints.putCheckpointObject(LATEST_CHECKPOINT_KEY, before);
+        await stack.adapters.auditCheckpoints.putDocument(LATEST_CHECKPOINT_KEY, before, 'application/json');
     }
   });
 });

@@ -79,13 +79,13 @@ export class MemoryAuditStore implements AuditChainStore, CheckpointMarks, Check
     return true;
   }
 
-  async putCheckpointObject(key: string, body: string): Promise<void> {
-    await this.hook('putCheckpointObject', key, body);
+  async putDocument(key: string, body: string): Promise<void> {
+    await this.hook('putDocument', key, body);
     this.objects.set(key, body);
   }
 
-  async getCheckpointObject(key: string): Promise<string | undefined> {
-    await this.hook('getCheckpointObject', key);
+  async getDocument(key: string): Promise<string | undefined> {
+    await this.hook('getDocument', key);
     return this.objects.get(key);
   }
 

@@ -6,7 +6,7 @@ import {
   signDocument,
   verifyDocumentSignature,
 } from '../evidence/signing.ts';
-import type { EvidenceSigner } from '../ports.ts';
+import type { ArtifactStore, EvidenceSigner } from '../ports.ts';
 import type { AuditEntry, AuditHead } from './audit-chain.ts';
 
 /**
@@ -62,12 +62,8 @@ export interface CheckpointMarks {
   advanceCheckpointMark(mark: CheckpointMark): Promise<boolean>;
 }
 
-/** Checkpoint documents in the artifact bucket, by key. */
-export interface CheckpointObjects {
-  putCheckpointObject(key: string, body: string): Promise<void>;
-  /** The object's text, or undefined when there is none. */
-  getCheckpointObject(key: string): Promise<string | undefined>;
-}
+/** Checkpoint documents live in the artifact bucket, written whole like manifests. */
+export type CheckpointObjects = Pick<ArtifactStore, 'putDocument' | 'getDocument'>;
 
 export interface CheckpointWriterDeps {
   readonly marks: CheckpointMarks;
@@ -134,18 +130,18 @@ export async function writeCheckpointIfDue(
   const body = `${JSON.stringify(checkpoint, null, 2)}\n`;
   // Stored before it is recorded: a crash in between leaves the mark behind, so the next append
   // writes one again rather than the table pointing at a checkpoint that is not there.
-  await deps.objects.putCheckpointObject(checkpointKey(checkpoint.seq), body);
+  await deps.objects.putDocument(checkpointKey(checkpoint.seq), body, 'application/json');
   const { seq, hash, at } = checkpoint;
   if (!(await deps.marks.advanceCheckpointMark({ seq, hash, at }))) return checkpoint;
-  await deps.objects.putCheckpointObject(LATEST_CHECKPOINT_KEY, body);
+  await deps.objects.putDocument(LATEST_CHECKPOINT_KEY, body, 'application/json');
   return checkpoint;
 }
 
 /** The latest published checkpoint, or undefined when none was written yet. */
 export async function readLatestCheckpoint(
-  objects: Pick<CheckpointObjects, 'getCheckpointObject'>,
+  objects: Pick<CheckpointObjects, 'getDocument'>,
 ): Promise<AuditCheckpoint | undefined> {
-  const text = await objects.getCheckpointObject(LATEST_CHECKPOINT_KEY);
+  const text = await objects.getDocument(LATEST_CHECKPOINT_KEY);
   if (text === undefined) return undefined;
   return parseCheckpoint(JSON.parse(text));
 }

@@ -11,7 +11,7 @@ import { type AuditCheckpoint, type CheckpointObjects, readLatestCheckpoint } fr
 /** What the audit trail's API operations need; the composition root provides it. */
 export interface AuditReadDeps {
   readonly audit: Pick<AuditLog, 'entries' | 'head'>;
-  readonly checkpoints: Pick<CheckpointObjects, 'getCheckpointObject'>;
+  readonly checkpoints: Pick<CheckpointObjects, 'getDocument'>;
 }
 
 export const DEFAULT_AUDIT_LIMIT = 100;

@@ -157,7 +157,7 @@ describe('writeCheckpointIfDue and AuditTrail checkpoints', () => {
       onCheckpointError: (error) => errors.push(error),
     });
     await trail.append(rec(0));
-    store.before.putCheckpointObject = () => {
+    store.before.putDocument = () => {
       throw new Error('S3 is down');
     };
     await trail.append(rec(1));
@@ -165,7 +165,7 @@ describe('writeCheckpointIfDue and AuditTrail checkpoints', () => {
     expect(third.seq).toBe(3);
     expect(errors).toEqual([new Error('S3 is down')]);
     expect(store.mark?.seq).toBe(1); // nothing recorded for a checkpoint that was not stored
-    store.before.putCheckpointObject = undefined;
+    store.before.putDocument = undefined;
     await trail.append(rec(3));
     // Seq 4 is not a multiple of 3, but 3 entries passed since the last checkpoint.
     expect(store.mark?.seq).toBe(4);
