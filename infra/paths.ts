@@ -27,6 +27,7 @@ export type HandlerName =
   | 'workflow/prepare'
   | 'workflow/export-page'
   | 'workflow/finalize'
+  | 'workflow/deliver'
   | 'workflow/record-audit'
   | 'workflow/mark-failed';
 

@@ -22,8 +22,15 @@ export function createAwsClients(config: RuntimeConfig): AwsClients {
   const documents = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const s3 = new S3Client({
-    region: config.region,
+  const s3 = createS3Client(config, config.region);
+  return { dynamodb, documents, s3 };
+}
+
+/** An S3 client for `region` (customer buckets may live in another region than ours). */
+export function createS3Client(config: RuntimeConfig, region: string): S3Client {
+  const local = config.endpoints;
+  return new S3Client({
+    region,
     // Checksums only where S3 requires them, locally and on AWS alike: s3rver stores the
     // aws-chunked framing of flexible checksums verbatim, and on AWS a part sent with a CRC32
     // would oblige the upload's completion to list every part's CRC32 too. Artifacts are
@@ -32,5 +39,4 @@ export function createAwsClients(config: RuntimeConfig): AwsClients {
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(local ? { endpoint: local.s3, credentials: LOCAL_CREDENTIALS, forcePathStyle: true } : {}),
   });
-  return { dynamodb, documents, s3 };
 }

@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { type CheckpointObjects, DEFAULT_CHECKPOINT_EVERY } from '../core/audit/checkpoint.ts';
 import type { AuditReadDeps } from '../core/audit/read-audit.ts';
@@ -9,6 +10,7 @@ import { newExportId } from '../core/export/export-id.ts';
 import type {
   ArtifactStore,
   AuditLog,
+  DeliveryStore,
   EventStore,
   EvidenceSigner,
   ExportJobStore,
@@ -16,7 +18,7 @@ import type {
   TokenStore,
   WorkflowStarter,
 } from '../core/ports.ts';
-import { type AwsClients, createAwsClients } from './aws-clients.ts';
+import { type AwsClients, createAwsClients, createS3Client } from './aws-clients.ts';
 import { DynamoAuditLog } from './dynamodb/audit-log.ts';
 import { DynamoEventStore } from './dynamodb/event-store.ts';
 import { DynamoJobStore } from './dynamodb/job-store.ts';
@@ -24,6 +26,7 @@ import { DynamoTokenStore } from './dynamodb/token-store.ts';
 import { type EvidenceSigning, kmsSigning } from './kms/kms-signing.ts';
 import { ConfigurationError, type RuntimeConfig, runtimeConfigFromEnv } from './runtime-config.ts';
 import { S3ArtifactStore } from './s3/artifact-store.ts';
+import { S3DeliveryStore } from './s3/delivery-store.ts';
 import { StepFunctionsWorkflowStarter } from './sfn/workflow-starter.ts';
 
 /**
@@ -46,6 +49,8 @@ export interface Adapters {
   readonly signer: EvidenceSigner;
   /** The public keys evidence verifies with (GET /v1/keys). */
   readonly publicKeys: PublicKeyDirectory;
+  /** Copies artifacts to allow-listed customer buckets (config.deliveryBuckets). */
+  readonly deliveryStore: DeliveryStore;
 }
 
 export interface AdapterOverrides {
@@ -89,6 +94,21 @@ export function createAdapters(config: RuntimeConfig, overrides: AdapterOverride
     workflow: overrides.workflow ?? stepFunctionsStarter(config),
     signer: signing.signer,
     publicKeys: signing.publicKeys,
+    deliveryStore: new S3DeliveryStore(clients.s3, config.artifactBucket, s3ClientsByRegion(config, clients)),
+  };
+}
+
+/** One S3 client per region a customer bucket is in, made when first needed. */
+function s3ClientsByRegion(config: RuntimeConfig, clients: AwsClients): (region: string | undefined) => S3Client {
+  const byRegion = new Map<string, S3Client>([[config.region, clients.s3]]);
+  return (region) => {
+    const name = region ?? config.region;
+    let client = byRegion.get(name);
+    if (client === undefined) {
+      client = createS3Client(config, name);
+      byRegion.set(name, client);
+    }
+    return client;
   };
 }
 
@@ -131,6 +151,8 @@ export function workflowDeps(from: Adapters = adapters()): ExportWorkflowDeps {
     audit: from.auditLog,
     signer: from.signer,
     now: () => new Date(),
+    delivery: from.deliveryStore,
+    deliveryBuckets: from.config.deliveryBuckets ?? [],
   };
 }
 
@@ -154,6 +176,7 @@ export function exportOperationDeps(from: Adapters = adapters()): ExportOperatio
     now: () => new Date(),
     newId: newExportId,
     ...(from.config.artifactRetention === undefined ? {} : { retention: from.config.artifactRetention }),
+    deliveryBuckets: from.config.deliveryBuckets ?? [],
   };
 }
 

@@ -1,4 +1,8 @@
 import { type ArtifactRetention, artifactRetentionFrom } from '../core/export/artifact-retention.ts';
+import { type DeliveryBucket, deliveryBucketsFrom } from '../core/export/delivery.ts';
+
+/** The Lambda environment variable that carries the delivery allow-list, as JSON. */
+export const DELIVERY_BUCKETS_VARIABLE = 'DELIVERY_BUCKETS';
 
 /** The Lambda environment variables that carry the artifact bucket's Object Lock retention. */
 export const ARTIFACT_RETENTION_VARIABLES = {
@@ -44,6 +48,12 @@ export interface RuntimeConfig {
    * @default - none: no retention
    */
   readonly artifactRetention?: ArtifactRetention;
+  /**
+   * Customer buckets exports may be delivered to, each with the account that owns it
+   * (`DELIVERY_BUCKETS`, JSON: `[{"bucket","account","region"?}]`).
+   * @default - none: a request to deliver is refused
+   */
+  readonly deliveryBuckets?: readonly DeliveryBucket[];
   /** Local stack only: endpoints of the embedded DynamoDB and S3 servers. */
   readonly endpoints?: { readonly dynamodb: string; readonly s3: string };
 }
@@ -83,7 +93,18 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Runt
       ? { auditCheckpointEvery: checkpointEvery(env.AUDIT_CHECKPOINT_EVERY) }
       : {}),
     ...(artifactRetention === undefined ? {} : { artifactRetention }),
+    ...deliveryBucketsOf(env),
   };
+}
+
+function deliveryBucketsOf(env: NodeJS.ProcessEnv): { deliveryBuckets?: readonly DeliveryBucket[] } {
+  const deliveryBuckets = deliveryBucketsFrom(env[DELIVERY_BUCKETS_VARIABLE], DELIVERY_BUCKETS_VARIABLE);
+  return deliveryBuckets.length === 0 ? {} : { deliveryBuckets };
+}
+
+/** The environment that gives a Lambda the delivery allow-list (none when it is empty). */
+export function deliveryBucketsEnvironment(buckets: readonly DeliveryBucket[]): Record<string, string> {
+  return buckets.length === 0 ? {} : { [DELIVERY_BUCKETS_VARIABLE]: JSON.stringify(buckets) };
 }
 
 /** The environment that gives a Lambda `retention` (none when there is none). */

@@ -7,6 +7,7 @@ import type { EvidenceSignature, PublicKeyInfo } from './evidence/signing.ts';
 import type { UploadedPart } from './export/export-checkpoint.ts';
 import type { TokenRecord } from './auth/token-record.ts';
 import type { ExportJob } from './export/export-job.ts';
+import type { ExportSchedule } from './schedules/schedule.ts';
 
 /**
  * What the core needs from the outside world. Adapters in functions/adapters implement these
@@ -122,6 +123,11 @@ export interface ExportJobStore {
 export interface WorkflowStarter {
   /** Starting an export that is already started is not an error. */
   startExport(exportId: string): Promise<void>;
+  /**
+   * Runs the workflow's Deliver step (then RecordAudit) again for a completed export, as an
+   * execution named `executionName` (the export's own name is taken).
+   */
+  redeliverExport?(exportId: string, executionName: string): Promise<void>;
 }
 
 /** The tamper-evident audit trail: a hash chain of export actions (functions/core/audit/audit-chain.ts). */
@@ -156,4 +162,54 @@ export interface EvidenceSigner {
 /** The public keys evidence is verified with: the current one and every retired one. */
 export interface PublicKeyDirectory {
   publicKeys(): Promise<readonly PublicKeyInfo[]>;
+}
+
+/** Where one object of a delivery goes in a customer's bucket. */
+export interface DeliveryDestination {
+  readonly bucket: string;
+  readonly key: string;
+  /** The account that must own the bucket: every call to it carries it as ExpectedBucketOwner. */
+  readonly account: string;
+  /** @default - the deployment's own region */
+  readonly region?: string;
+  readonly contentType: string;
+}
+
+/**
+ * Delivery to customer buckets on the deployment's allow-list (functions/core/export/delivery.ts).
+ * A refusal that retrying cannot fix (no such bucket, access denied, another owner) is a
+ * DeliveryRefusedError; a transient failure a DependencyError.
+ */
+export interface DeliveryStore {
+  /**
+   * Copies the artifact-bucket object `sourceKey` to `destination`, streamed part by part (an
+   * artifact may be gigabytes), replacing any object at that key.
+   */
+  copyToCustomer(sourceKey: string, destination: DeliveryDestination): Promise<void>;
+}
+
+/** Recurring export schedules in the ExportControl table (functions/core/schedules/schedule.ts). */
+export interface ScheduleStore {
+  /** Stores a new schedule; a ConflictError if the name is taken. */
+  createSchedule(schedule: ExportSchedule): Promise<void>;
+  getSchedule(name: string): Promise<Revisioned<ExportSchedule> | undefined>;
+  /** Replaces the schedule if it is still at `revision`; a ConflictError otherwise. */
+  saveSchedule(schedule: ExportSchedule, revision: number): Promise<number>;
+  deleteSchedule(name: string): Promise<void>;
+  /** Every schedule, by name (there are at most a few hundred). */
+  listSchedules(): Promise<readonly ExportSchedule[]>;
+  countSchedules(): Promise<number>;
+}
+
+/** What fires a schedule: EventBridge Scheduler on AWS, croner on the local stack. */
+export interface ScheduleTrigger {
+  /** Creates the trigger, or updates it to this expression, time zone and state. */
+  putTrigger(schedule: {
+    readonly name: string;
+    readonly expression: string;
+    readonly timezone: string;
+    readonly enabled: boolean;
+  }): Promise<void>;
+  /** Removes the trigger; removing one that does not exist is not an error. */
+  deleteTrigger(name: string): Promise<void>;
 }

@@ -11,6 +11,7 @@ import {
   getExportManifestById,
   getExports,
   postExport,
+  postExportRedeliver,
 } from './routes/exports.ts';
 import { getKeys } from './routes/keys.ts';
 
@@ -26,6 +27,7 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
       { method: 'GET', path: '/v1/exports/{id}/download', handler: getExportDownload },
       { method: 'GET', path: '/v1/exports/{id}/manifest', handler: getExportManifestById },
       { method: 'DELETE', path: '/v1/exports/{id}', handler: deleteExportById },
+      { method: 'POST', path: '/v1/exports/{id}/redeliver', handler: postExportRedeliver },
       { method: 'GET', path: '/v1/keys', handler: getKeys },
       { method: 'GET', path: '/v1/audit', handler: getAudit },
       { method: 'GET', path: '/v1/audit/checkpoint', handler: getAuditCheckpoint },

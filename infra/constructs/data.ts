@@ -10,6 +10,8 @@ import {
   type ArtifactRetention,
   MAX_ARTIFACT_RETENTION_DAYS,
 } from '../../functions/core/export/artifact-retention.ts';
+import type { DeliveryBucket } from '../../functions/core/export/delivery.ts';
+import { deliveryBucketsEnvironment } from '../../functions/adapters/runtime-config.ts';
 import {
   DECISION_EVENTS_TABLE,
   EXPORT_CONTROL_TABLE,
@@ -75,6 +77,13 @@ export interface IExportData {
   grantArtifactsDelete(grantee: iam.IGrantable): iam.Grant;
   /** Write signed audit checkpoints (`audit/checkpoints/*` only), as audit appends do. */
   grantAuditCheckpointsWrite(grantee: iam.IGrantable): iam.Grant;
+  /** Customer buckets exports may be delivered to, each with its owning account. */
+  readonly deliveryBuckets: readonly DeliveryBucket[];
+  /**
+   * Write (PutObject, AbortMultipartUpload) the objects of each allow-listed delivery bucket, only
+   * while it is owned by its listed account. Nothing when the list is empty.
+   */
+  grantDeliveryWrite(grantee: iam.IGrantable): void;
 }
 
 export interface ExportDataProps {
@@ -102,6 +111,14 @@ export interface ExportDataProps {
    * @default - none: no Object Lock
    */
   readonly artifactRetention?: ArtifactRetention;
+  /**
+   * Customer buckets exports may be delivered to (`kt export create --s3-bucket`), each with the
+   * account that owns it: requests name only these, every S3 call to them carries the account as
+   * ExpectedBucketOwner, and the Deliver function may write only to them while that account owns
+   * them. Each bucket's policy must also allow the Deliver function's role to write.
+   * @default - none: requests to deliver are refused
+   */
+  readonly deliveryBuckets?: readonly DeliveryBucket[];
 }
 
 /**
@@ -126,6 +143,7 @@ export class ExportData extends Construct implements IExportData {
   readonly artifactBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
   readonly artifactRetention?: ArtifactRetention;
+  readonly deliveryBuckets: readonly DeliveryBucket[];
   /** Principals that already carry the acknowledgment for the artifact-object wildcard. */
   private readonly objectWildcardAcknowledged = new WeakSet<IConstruct>();
 
@@ -167,6 +185,7 @@ export class ExportData extends Construct implements IExportData {
     });
 
     this.artifactRetention = props.artifactRetention;
+    this.deliveryBuckets = [...(props.deliveryBuckets ?? [])];
     this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: this.encryptionKey,
@@ -200,6 +219,8 @@ export class ExportData extends Construct implements IExportData {
       EVENTS_TABLE: this.eventsTable.tableName,
       CONTROL_TABLE: this.controlTable.tableName,
       ARTIFACT_BUCKET: this.artifactBucket.bucketName,
+      // The API checks requests against the allow-list; Deliver looks up each bucket's owner in it.
+      ...deliveryBucketsEnvironment(this.deliveryBuckets),
     };
   }
 
@@ -284,6 +305,30 @@ export class ExportData extends Construct implements IExportData {
       });
     }
     return grant.combine(this.grantKey(grantee, ARTIFACT_KEY_WRITE_ACTIONS));
+  }
+
+  grantDeliveryWrite(grantee: iam.IGrantable): void {
+    for (const { bucket, account } of this.deliveryBuckets) {
+      const objects = `arn:aws:s3:::${bucket}/*`;
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+          resources: [objects],
+          // The IAM side of ExpectedBucketOwner: a bucket of this name in any other account is out of reach.
+          conditions: { StringEquals: { 's3:ResourceAccount': account } },
+        }),
+      );
+      const principal: unknown = grantee.grantPrincipal;
+      if (isConstruct(principal)) {
+        Validations.of(principal).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${objects}]`,
+          reason:
+            `Delivered objects are named per export (<prefix><export id>.<format> and its manifest) at run ` +
+            `time; the wildcard is confined to the objects of the allow-listed delivery bucket ${bucket}, to ` +
+            `PutObject and AbortMultipartUpload, and to account ${account} by an s3:ResourceAccount condition.`,
+        });
+      }
+    }
   }
 
   private grantArtifactObjects(grantee: iam.IGrantable, actions: string[]): iam.Grant {

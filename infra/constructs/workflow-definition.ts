@@ -11,22 +11,36 @@ import type { Construct } from 'constructs';
  * aws-local-stepfunctions. So this module stays free of anything that only exists on AWS.
  *
  * ```
- * Prepare → ExportPage → AllEventsWritten? ─ $.done == true → Finalize → RecordAudit → Succeeded
- *              ▲                │ otherwise
- *              └────────────────┘
- * any task (after its retries) ─ Catch States.ALL, ResultPath $.failure → MarkFailed → Failed
+ * Redeliver? ─ otherwise → Prepare → ExportPage → AllEventsWritten? ─ $.done == true → Finalize ─┐
+ *     │                                  ▲                │ otherwise                           │
+ *     │                                  └────────────────┘                                     │
+ *     └─ $.redeliver == true ───────────────────────────────────────────────→ Deliver ←─────────┘
+ *                                                                               │
+ *                                  RecordAudit ← Catch States.ALL, ResultPath $.deliveryFailure
+ *                                       │       (and on success)
+ *                                       ▼
+ *                                   Succeeded
+ * any other task (after its retries) ─ Catch States.ALL, ResultPath $.failure → MarkFailed → Failed
  * ```
+ *
+ * Deliver copies the artifact and its manifest to the customer bucket when the job has a
+ * delivery, and passes otherwise. A failed delivery never fails the export: Deliver records a
+ * refusal itself, and a transient failure that outlasts its retries goes on to RecordAudit with
+ * `deliveryFailure`, which records it on the delivery. `POST /v1/exports/{id}/redeliver` starts
+ * an execution with `{"exportId","redeliver":true}`, which runs Deliver and RecordAudit only.
  *
  * State data (JSONPath only: the local runner ignores JSONata). Only ids and flags travel in
  * state; rows, cursors, part lists and counters live in the job item.
- * - execution input: `{"exportId":"exp_…"}` (the execution's name is the export id as well);
+ * - execution input: `{"exportId":"exp_…"}` (the execution's name is the export id as well), or
+ *   `{"exportId","redeliver":true}` for a redelivery (named `<export id>-redeliver-<ms>`);
  * - Prepare, ExportPage return `{"exportId","done":boolean}`;
- * - Finalize, RecordAudit return `{"exportId"}`;
+ * - Finalize, Deliver, RecordAudit return `{"exportId"}`; RecordAudit may receive
+ *   `"deliveryFailure":{"Error","Cause"}`;
  * - MarkFailed receives the state the failing task got, plus `"failure":{"Error","Cause"}`, and
  *   returns `{"exportId"}`.
  */
 
-export const WORKFLOW_STEPS = ['prepare', 'exportPage', 'finalize', 'recordAudit', 'markFailed'] as const;
+export const WORKFLOW_STEPS = ['prepare', 'exportPage', 'finalize', 'deliver', 'recordAudit', 'markFailed'] as const;
 
 export type WorkflowStep = (typeof WORKFLOW_STEPS)[number];
 
@@ -45,12 +59,14 @@ export const WORKFLOW_STATE_NAMES: Readonly<Record<WorkflowStep, string>> = {
   prepare: 'Prepare',
   exportPage: 'ExportPage',
   finalize: 'Finalize',
+  deliver: 'Deliver',
   recordAudit: 'RecordAudit',
   markFailed: 'MarkFailed',
 };
 
 /** The names of the states that are not tasks. */
 export const WORKFLOW_CONTROL_STATE_NAMES = {
+  redeliver: 'Redeliver?',
   loop: 'AllEventsWritten?',
   succeeded: 'Succeeded',
   failed: 'Failed',
@@ -68,6 +84,8 @@ export const WORKFLOW_FUNCTION_TIMEOUTS: Readonly<Record<WorkflowStep, Duration>
   prepare: Duration.minutes(1),
   exportPage: Duration.minutes(15),
   finalize: Duration.minutes(2),
+  // Deliver streams the artifact to the customer bucket: a few GB take minutes.
+  deliver: Duration.minutes(15),
   recordAudit: Duration.seconds(30),
   markFailed: Duration.minutes(1),
 };
@@ -134,6 +152,7 @@ const TRANSIENT_RETRY: sfn.RetryProps = {
 };
 
 const FAILURE_CATCH: sfn.CatchProps = { errors: [sfn.Errors.ALL], resultPath: '$.failure' };
+const DELIVERY_FAILURE_CATCH: sfn.CatchProps = { errors: [sfn.Errors.ALL], resultPath: '$.deliveryFailure' };
 
 /** The task timeout of a step: its function's timeout plus the margin. */
 export function taskTimeoutOf(step: WorkflowStep): Duration {
@@ -170,6 +189,10 @@ export function buildExportWorkflow(
     'Write the next pages of events to the artifact within the time budget; done when all are written',
   );
   const finalize = task('finalize', 'Complete the artifact upload, check its size and mark the job completed with its SHA-256');
+  const deliver = task(
+    'deliver',
+    "Copy the artifact and its manifest to the job's allow-listed customer bucket, if it has one; a failure is recorded on the delivery",
+  );
   const recordAudit = task('recordAudit', 'Append the completion to the audit trail');
   // No Catch on MarkFailed: if it fails after its retries, the execution fails with its error.
   const markFailed = task('markFailed', 'Abort the upload, mark the job failed with the reason and audit it');
@@ -181,15 +204,26 @@ export function buildExportWorkflow(
   markFailed.next(failed);
 
   for (const step of [prepare, exportPage, finalize, recordAudit]) step.addCatch(markFailed, FAILURE_CATCH);
+  // The export is complete whatever happens to its delivery: RecordAudit records both.
+  deliver.addCatch(recordAudit, DELIVERY_FAILURE_CATCH);
 
   const allWritten = new sfn.Choice(scope, WORKFLOW_CONTROL_STATE_NAMES.loop, {
     comment: 'Loop on ExportPage until it reports done',
   })
     .when(
       sfn.Condition.booleanEquals('$.done', true),
-      finalize.next(recordAudit).next(new sfn.Succeed(scope, WORKFLOW_CONTROL_STATE_NAMES.succeeded)),
+      finalize.next(deliver).next(recordAudit).next(new sfn.Succeed(scope, WORKFLOW_CONTROL_STATE_NAMES.succeeded)),
     )
     .otherwise(exportPage);
 
-  return sfn.Chain.start(prepare).next(exportPage).next(allWritten);
+  const redeliver = new sfn.Choice(scope, WORKFLOW_CONTROL_STATE_NAMES.redeliver, {
+    comment: 'A redelivery of a completed export runs Deliver (and RecordAudit) only',
+  })
+    .when(
+      sfn.Condition.and(sfn.Condition.isPresent('$.redeliver'), sfn.Condition.booleanEquals('$.redeliver', true)),
+      deliver,
+    )
+    .otherwise(prepare);
+  prepare.next(exportPage).next(allWritten);
+  return sfn.Chain.start(redeliver);
 }

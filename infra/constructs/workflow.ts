@@ -101,6 +101,22 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
       data.grantArtifactsRead(fn);
     },
   },
+  deliver: {
+    handler: 'workflow/deliver',
+    description: 'Keeptrusts Export: workflow step Deliver',
+    // One 8 MiB part is held at a time while the artifact streams through.
+    memorySize: 512,
+    // It appends export.delivered or export.delivery_failed, which may write a signed checkpoint.
+    signsEvidence: true,
+    grant: (data, fn) => {
+      data.grantControlReadWrite(fn);
+      // It streams the artifact and its manifest out of the artifact bucket (GetObject, decrypt).
+      data.grantArtifactsRead(fn);
+      data.grantAuditCheckpointsWrite(fn);
+      // And writes them only to the allow-listed buckets, while their listed accounts own them.
+      data.grantDeliveryWrite(fn);
+    },
+  },
   recordAudit: {
     handler: 'workflow/record-audit',
     description: 'Keeptrusts Export: workflow step RecordAudit',

@@ -23,7 +23,13 @@ export const AUDIT_ACTIONS = [
   'export.failed',
   'export.downloaded',
   'export.deleted',
+  'export.delivered',
+  'export.delivery_failed',
   'event.conflict',
+  'schedule.created',
+  'schedule.deleted',
+  'schedule.paused',
+  'schedule.resumed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

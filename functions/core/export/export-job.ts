@@ -2,6 +2,7 @@ import type { Principal } from '../auth/token-record.ts';
 import { ConflictError } from '../errors.ts';
 import { instantOf } from '../events/decision-event.ts';
 import type { TimeRange } from '../events/time-range.ts';
+import { type ExportDelivery, newDelivery } from './delivery.ts';
 import type { ExportCheckpoint } from './export-checkpoint.ts';
 import type { ExportRequest } from './export-request.ts';
 import type { ExportFilters, ExportFormat } from './export-metadata.ts';
@@ -34,6 +35,8 @@ export interface ExportJob {
   readonly status: ExportJobStatus;
   readonly format: ExportFormat;
   readonly title?: string;
+  /** The schedule whose run created the job (functions/core/schedules/), for scheduled runs. */
+  readonly schedule?: string;
   readonly range: TimeRange;
   readonly filters: ExportFilters;
   /** ISO 8601 UTC instants. */
@@ -57,6 +60,11 @@ export interface ExportJob {
   readonly error?: ExportJobError;
   /** Where a running export has got to; present from Prepare until the job's outcome. */
   readonly checkpoint?: ExportCheckpoint;
+  /**
+   * Delivery to a customer bucket, when asked for. Its state is its own: a completed export whose
+   * delivery failed is still completed (its artifact is kept) with `delivery.status` failed.
+   */
+  readonly delivery?: ExportDelivery;
 }
 
 export interface ExportJobResult {
@@ -74,6 +82,8 @@ export interface ExportJobView {
   readonly status: ExportJobStatus;
   readonly format: ExportFormat;
   readonly title?: string;
+  /** The schedule whose run created the job, for scheduled runs. */
+  readonly schedule?: string;
   readonly range: TimeRange;
   readonly filters: ExportFilters;
   readonly records: number;
@@ -89,6 +99,21 @@ export interface ExportJobView {
   readonly error?: ExportJobError;
   /** While running: how far through the time range the export has read. */
   readonly progress?: ExportProgress;
+  readonly delivery?: ExportDeliveryView;
+}
+
+/** The delivery as callers see it (`location` is `s3://bucket/prefix`). */
+export interface ExportDeliveryView {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly region?: string;
+  readonly location: string;
+  readonly status: ExportDelivery['status'];
+  readonly objectUri?: string;
+  readonly manifestUri?: string;
+  readonly error?: string;
+  readonly attempts: number;
+  readonly delivered?: string;
 }
 
 export interface ExportProgress {
@@ -122,6 +147,7 @@ export function newExportJob(request: ExportRequest, principal: Principal, now: 
     createdAt: now.toISOString(),
     createdBy: principal.tokenId,
     records: 0,
+    ...(request.delivery === undefined ? {} : { delivery: newDelivery(request.delivery) }),
   };
 }
 
@@ -181,7 +207,16 @@ export function failJob(job: ExportJob, reason: string, state: string | undefine
     ...(state === undefined || state === '' ? {} : { state }),
   };
   const { checkpoint: _abandoned, ...rest } = job;
-  return { ...rest, status: 'failed', error, completedAt: now.toISOString() };
+  return {
+    ...rest,
+    status: 'failed',
+    error,
+    completedAt: now.toISOString(),
+    // A failed export has no artifact: its delivery ends too, rather than stay pending forever.
+    ...(job.delivery === undefined
+      ? {}
+      : { delivery: { ...job.delivery, status: 'failed', error: 'the export failed, so there was nothing to deliver' } }),
+  };
 }
 
 /** Marks the artifact removed; the record count and digest stay, as evidence of what existed. */
@@ -196,6 +231,7 @@ export function jobView(job: ExportJob): ExportJobView {
     status: job.status,
     format: job.format,
     ...(job.title === undefined ? {} : { title: job.title }),
+    ...(job.schedule === undefined ? {} : { schedule: job.schedule }),
     range: { from: job.range.from, to: job.range.to },
     filters: {
       ...(job.filters.team === undefined ? {} : { team: job.filters.team }),
@@ -226,6 +262,22 @@ export function jobView(job: ExportJob): ExportJobView {
           },
         }),
     ...(job.status === 'running' ? { progress: progressOf(job) } : {}),
+    ...(job.delivery === undefined ? {} : { delivery: deliveryView(job.delivery) }),
+  };
+}
+
+function deliveryView(delivery: ExportDelivery): ExportDeliveryView {
+  return {
+    bucket: delivery.bucket,
+    prefix: delivery.prefix,
+    ...(delivery.region === undefined ? {} : { region: delivery.region }),
+    location: `s3://${delivery.bucket}/${delivery.prefix}`,
+    status: delivery.status,
+    ...(delivery.objectUri === undefined ? {} : { objectUri: delivery.objectUri }),
+    ...(delivery.manifestUri === undefined ? {} : { manifestUri: delivery.manifestUri }),
+    ...(delivery.error === undefined ? {} : { error: delivery.error }),
+    attempts: delivery.attempts,
+    ...(delivery.deliveredAt === undefined ? {} : { delivered: delivery.deliveredAt }),
   };
 }
 

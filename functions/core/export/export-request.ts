@@ -2,6 +2,7 @@ import type { Principal } from '../auth/token-record.ts';
 import { type FieldIssue, ForbiddenError, ValidationError } from '../errors.ts';
 import { decisionEventSchema, instantOf } from '../events/decision-event.ts';
 import { parseTimeRange, type TimeRange } from '../events/time-range.ts';
+import { checkDeliveryTarget, type DeliveryBucket, type DeliveryTarget } from './delivery.ts';
 import { isExportFormat } from './encoders.ts';
 import { DOCUMENTED_FORMATS, EXPORT_FORMATS, type ExportFilters, type ExportFormat } from './export-metadata.ts';
 
@@ -11,6 +12,14 @@ export interface ExportRequest {
   readonly format: ExportFormat;
   readonly title?: string;
   readonly filters: ExportFilters;
+  /** Deliver the artifact and its manifest to this allow-listed bucket as well. */
+  readonly delivery?: DeliveryTarget;
+}
+
+/** What the request is checked against besides its own rules. */
+export interface ExportRequestOptions {
+  /** The deployment's allow-list of delivery buckets. @default - none: no delivery is allowed */
+  readonly deliveryBuckets?: readonly DeliveryBucket[];
 }
 
 // One year, with room for a leap day: enough for an annual audit period, and a bound on how long
@@ -19,8 +28,9 @@ export const MAX_RANGE_DAYS = 366;
 export const MAX_TITLE_CHARS = 200;
 
 const DAY_MS = 86_400_000;
-const FIELDS = ['from', 'to', 'format', 'title', 'filters'] as const;
+const FIELDS = ['from', 'to', 'format', 'title', 'filters', 'delivery'] as const;
 const FILTER_FIELDS = ['team', 'policy'] as const;
+const DELIVERY_FIELDS = ['s3Bucket', 's3Prefix', 's3Region'] as const;
 // The title reaches terminals, CSV-adjacent metadata and the PDF cover: C1 controls include CSI,
 // which a terminal would act on just like ESC.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -34,7 +44,11 @@ const LONE_SURROGATE = /[\ud800-\udfff]/u;
  * reported at once in one ValidationError; only a body that is otherwise valid can be refused
  * with a ForbiddenError, so a caller never fixes the body only to learn it was not allowed.
  */
-export function parseExportRequest(body: unknown, principal: Principal): ExportRequest {
+export function parseExportRequest(
+  body: unknown,
+  principal: Principal,
+  options: ExportRequestOptions = {},
+): ExportRequest {
   if (!isPlainObject(body)) {
     throw new ValidationError('The export request is invalid.', [
       { field: '(body)', rule: 'must be a JSON object' },
@@ -47,6 +61,8 @@ export function parseExportRequest(body: unknown, principal: Principal): ExportR
   const format = parseFormat(rawFormat, issues);
   const title = parseTitle(own(body, 'title'), issues);
   const filters = parseFilters(own(body, 'filters'), issues);
+  const rawDelivery = own(body, 'delivery');
+  const delivery = parseDelivery(rawDelivery, options.deliveryBuckets ?? [], issues);
   for (const key of Object.keys(body)) {
     if (!(FIELDS as readonly string[]).includes(key)) {
       issues.push({ field: key, rule: `is not a known field; allowed fields are ${FIELDS.join(', ')}` });
@@ -61,6 +77,7 @@ export function parseExportRequest(body: unknown, principal: Principal): ExportR
     format,
     ...(title === undefined ? {} : { title }),
     filters: restrictToTeam(filters, principal),
+    ...(delivery === undefined ? {} : { delivery }),
   };
 }
 
@@ -150,11 +167,43 @@ function parseFilters(filters: unknown, issues: FieldIssue[]): ExportFilters | u
   return issues.length === before ? parsed : undefined;
 }
 
+/** `delivery: {s3Bucket, s3Prefix?, s3Region?}`, the fields `kt export create --s3-…` sends. */
+function parseDelivery(
+  delivery: unknown,
+  allowList: readonly DeliveryBucket[],
+  issues: FieldIssue[],
+): DeliveryTarget | undefined {
+  if (delivery === undefined) return undefined;
+  if (!isPlainObject(delivery)) {
+    issues.push({ field: 'delivery', rule: 'must be a JSON object' });
+    return undefined;
+  }
+  for (const key of Object.keys(delivery)) {
+    if (!(DELIVERY_FIELDS as readonly string[]).includes(key)) {
+      issues.push({
+        field: `delivery.${key}`,
+        rule: `is not a known field; allowed fields are ${DELIVERY_FIELDS.join(', ')}`,
+      });
+    }
+  }
+  return checkDeliveryTarget(
+    { bucket: own(delivery, 's3Bucket'), prefix: own(delivery, 's3Prefix'), region: own(delivery, 's3Region') },
+    allowList,
+    { bucket: 'delivery.s3Bucket', prefix: 'delivery.s3Prefix', region: 'delivery.s3Region' },
+    issues,
+  );
+}
+
 function summary(issues: readonly FieldIssue[], format: unknown): string {
   // A documented format this build cannot write is the only problem: say so in the headline,
   // since the body itself is well formed.
   if (issues.length === 1 && issues[0]?.field === 'format' && typeof format === 'string') {
     if ((DOCUMENTED_FORMATS as readonly string[]).includes(format)) return `The ${format} export format is not yet supported.`;
+  }
+  // A delivery field alone: the detail itself names the bucket or prefix and the rule it broke.
+  const only = issues[0];
+  if (issues.length === 1 && only !== undefined && only.field.startsWith('delivery.s3')) {
+    return `${only.field.slice('delivery.'.length)} ${only.rule}.`;
   }
   return 'The export request is invalid.';
 }

@@ -4,6 +4,7 @@ import { createExport } from '../../core/export/operations/create-export.ts';
 import { deleteExport } from '../../core/export/operations/delete-export.ts';
 import { downloadExport } from '../../core/export/operations/download-export.ts';
 import { getExport, getExportManifest, listExports } from '../../core/export/operations/read-exports.ts';
+import { redeliverExport } from '../../core/export/operations/redeliver-export.ts';
 import { exportOperationDeps } from '../../adapters/composition-root.ts';
 import { jsonBodyOf, jsonResponse } from '../http/json.ts';
 import { principalOf } from '../http/principal.ts';
@@ -48,6 +49,11 @@ export async function getExportDownload(event: APIGatewayProxyEventV2): Promise<
 /** DELETE /v1/exports/{id}: removes the artifact; the job stays as `deleted`. */
 export async function deleteExportById(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
   return jsonResponse(200, await deleteExport(exportOperationDeps(), idOf(event), principalOf(event)));
+}
+
+/** POST /v1/exports/{id}/redeliver: 202 with the job, its delivery pending again. */
+export async function postExportRedeliver(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  return jsonResponse(202, await redeliverExport(exportOperationDeps(), idOf(event), principalOf(event)));
 }
 
 function idOf(event: APIGatewayProxyEventV2): string {

@@ -2,10 +2,14 @@ import { ValidationError } from '../../core/errors.ts';
 import { isExportId } from '../../core/export/export-id.ts';
 import type { WorkflowFailure } from '../../core/export/workflow/mark-export-failed.ts';
 
-/** The state a workflow step receives: `{"exportId": …}`, and for MarkFailed the caught failure. */
+/**
+ * The state a workflow step receives: `{"exportId": …}`, for MarkFailed the caught failure, and
+ * for RecordAudit the failure of Deliver when its Catch passed one on.
+ */
 export interface StepInput {
   readonly exportId: string;
   readonly failure?: WorkflowFailure;
+  readonly deliveryFailure?: WorkflowFailure;
 }
 
 /** Checks the state machine's input; a malformed one is a defect upstream and is not retried. */
@@ -16,16 +20,20 @@ export function parseStepInput(input: unknown): StepInput {
       { field: 'exportId', rule: 'must be an export id (exp_ and 20 base32 characters)' },
     ]);
   }
-  const failure = value.failure as Record<string, unknown> | undefined;
+  const failure = failureOf(value.failure);
+  const deliveryFailure = failureOf(value.deliveryFailure);
   return {
     exportId: value.exportId,
-    ...(typeof failure === 'object' && failure !== null
-      ? {
-          failure: {
-            ...(typeof failure.Error === 'string' ? { Error: failure.Error } : {}),
-            ...(typeof failure.Cause === 'string' ? { Cause: failure.Cause } : {}),
-          },
-        }
-      : {}),
+    ...(failure === undefined ? {} : { failure }),
+    ...(deliveryFailure === undefined ? {} : { deliveryFailure }),
+  };
+}
+
+function failureOf(raw: unknown): WorkflowFailure | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const failure = raw as Record<string, unknown>;
+  return {
+    ...(typeof failure.Error === 'string' ? { Error: failure.Error } : {}),
+    ...(typeof failure.Cause === 'string' ? { Cause: failure.Cause } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
   exportContext,
   type FakeApi,
   ID,
+  manifestView,
   problem,
   sendJson,
   sha256,
@@ -45,18 +46,27 @@ beforeEach(() => {
   mkdirSync(workDir);
 });
 
-/** The API's descriptor and the store's body; `descriptor` overrides what the API claims. */
-function serve(body: string | Buffer, descriptor: Record<string, unknown> = {}): void {
-  api.route(`GET /v1/exports/${ID}/download`, (_req, res) =>
-    sendJson(res, 200, {
-      url: `${api.url}${ARTIFACT_PATH}?${SIGNED_QUERY}`,
-      expires: '2026-04-23T14:35:00Z',
-      filename: 'exp-report.json',
-      bytes: Buffer.byteLength(body),
-      sha256: sha256(body),
-      contentType: 'application/json',
-      ...descriptor,
-    }),
+/**
+ * The API's descriptor, the store's body and the export's manifest; `descriptor` overrides what
+ * the API claims, and the manifest agrees with the descriptor unless `manifest` overrides it.
+ */
+function serve(
+  body: string | Buffer,
+  descriptor: Record<string, unknown> = {},
+  manifest: Record<string, unknown> = {},
+): void {
+  const link = {
+    url: `${api.url}${ARTIFACT_PATH}?${SIGNED_QUERY}`,
+    expires: '2026-04-23T14:35:00Z',
+    filename: 'exp-report.json',
+    bytes: Buffer.byteLength(body),
+    sha256: sha256(body),
+    contentType: 'application/json',
+    ...descriptor,
+  };
+  api.route(`GET /v1/exports/${ID}/download`, (_req, res) => sendJson(res, 200, link));
+  api.route(`GET /v1/exports/${ID}/manifest`, (_req, res) =>
+    sendJson(res, 200, manifestView({ bytes: link.bytes as number, sha256: link.sha256 as string }, manifest)),
   );
   api.route(`GET ${ARTIFACT_PATH}`, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -74,8 +84,14 @@ describe('kt export download', () => {
     const { context, globals, io } = exportContext(api.url);
     await downloadExport(context, globals, { id: ID, output: target });
     expect(readFileSync(target, 'utf8')).toBe(ARTIFACT);
-    expect(io.out()).toBe(`✓ Downloaded ${ID} to ${target} (2.2 kB, SHA-256 verified)\n`);
-    expect(filesIn()).toEqual(['compliance-report.json']);
+    expect(io.out()).toBe(
+      `✓ Downloaded ${ID} to ${target} (2.2 kB, SHA-256 verified)\n` +
+        `✓ Saved manifest to ${target}.manifest.json (verify both with: kt export verify --file ${target})\n`,
+    );
+    expect(filesIn()).toEqual(['compliance-report.json', 'compliance-report.json.manifest.json']);
+    // Saved as Finalize stores it: the API's manifest, indented.
+    const manifest = manifestView({ bytes: Buffer.byteLength(ARTIFACT), sha256: sha256(ARTIFACT) });
+    expect(readFileSync(`${target}.manifest.json`, 'utf8')).toBe(`${JSON.stringify(manifest, null, 2)}\n`);
     // The presigned URL carries its own authorisation: the API token must not go to the store.
     const store = api.seen.find((r) => r.url.startsWith(ARTIFACT_PATH));
     expect(store?.url).toBe(`${ARTIFACT_PATH}?${SIGNED_QUERY}`);
@@ -83,7 +99,7 @@ describe('kt export download', () => {
     expect(api.seen[0]?.headers.authorization).toMatch(/^Bearer /);
   });
 
-  it('prints {id, path, bytes, sha256} with -o json', async () => {
+  it('prints {id, path, bytes, sha256, manifest} with -o json', async () => {
     serve(ARTIFACT);
     const target = join(workDir, 'report.json');
     const { context, globals, io } = exportContext(api.url, 'json');
@@ -93,6 +109,7 @@ describe('kt export download', () => {
       path: target,
       bytes: Buffer.byteLength(ARTIFACT),
       sha256: sha256(ARTIFACT),
+      manifest: `${target}.manifest.json`,
     });
     expect(io.out().trimEnd().split('\n')).toHaveLength(1);
   });
@@ -115,10 +132,12 @@ describe('kt export download', () => {
     serve(ARTIFACT);
     const target = join(workDir, 'report.json');
     writeFileSync(target, 'old evidence');
+    writeFileSync(`${target}.manifest.json`, 'old manifest');
     const { context, globals } = exportContext(api.url);
     await downloadExport(context, globals, { id: ID, output: target, force: true });
     expect(readFileSync(target, 'utf8')).toBe(ARTIFACT);
-    expect(filesIn()).toEqual(['report.json']);
+    expect(JSON.parse(readFileSync(`${target}.manifest.json`, 'utf8')).exportId).toBe(ID);
+    expect(filesIn()).toEqual(['report.json', 'report.json.manifest.json']);
   });
 
   it('leaves no temporary file and the target untouched when the digest does not match', async () => {
@@ -191,7 +210,7 @@ describe('kt export download', () => {
     serve(ARTIFACT, { filename: '../../.profile' });
     const { context, globals, io } = exportContext(api.url);
     await downloadExport(context, globals, { id: ID, output: workDir });
-    expect(filesIn()).toEqual(['profile']);
+    expect(filesIn()).toEqual(['profile', 'profile.manifest.json']);
     expect(io.out()).toContain(`to ${join(workDir, 'profile')} (`);
   });
 
@@ -209,6 +228,81 @@ describe('kt export download', () => {
       `the artifact store at ${api.url} answered 403 (the link may have expired; run the command again)`,
     );
     expect(error.message).not.toContain('Signature');
+    expect(filesIn()).toEqual([]);
+  });
+});
+
+describe('kt export download: the signed manifest beside the file', () => {
+  it('skips the manifest with --no-manifest: not fetched, not written, not printed', async () => {
+    serve(ARTIFACT);
+    const target = join(workDir, 'report.json');
+    const { context, globals, io } = exportContext(api.url);
+    await downloadExport(context, globals, { id: ID, output: target, manifest: false });
+    expect(io.out()).toBe(`✓ Downloaded ${ID} to ${target} (2.2 kB, SHA-256 verified)\n`);
+    expect(filesIn()).toEqual(['report.json']);
+    expect(api.seen.some((r) => r.url.endsWith('/manifest'))).toBe(false);
+
+    const json = exportContext(api.url, 'json');
+    await downloadExport(json.context, json.globals, { id: ID, output: join(workDir, 'r2.json'), manifest: false });
+    expect(Object.keys(JSON.parse(json.io.out()))).toEqual(['id', 'path', 'bytes', 'sha256']);
+  });
+
+  it('refuses an existing manifest file without --force, before asking the API, writing nothing', async () => {
+    serve(ARTIFACT);
+    const target = join(workDir, 'report.json');
+    writeFileSync(`${target}.manifest.json`, 'keep me');
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(downloadExport(context, globals, { id: ID, output: target }));
+    expect(exitCodeFor(error)).toBe(1);
+    expect(error.message).toBe(`${target}.manifest.json already exists; pass --force to overwrite it`);
+    expect(api.seen).toHaveLength(0);
+    expect(readFileSync(`${target}.manifest.json`, 'utf8')).toBe('keep me');
+    expect(filesIn()).toEqual(['report.json.manifest.json']);
+  });
+
+  it('refuses an existing manifest beside the API filename in an --output directory', async () => {
+    serve(ARTIFACT);
+    writeFileSync(join(workDir, 'exp-report.json.manifest.json'), 'keep me');
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(downloadExport(context, globals, { id: ID, output: workDir }));
+    expect(error.message).toBe(
+      `${join(workDir, 'exp-report.json.manifest.json')} already exists; pass --force to overwrite it`,
+    );
+    expect(filesIn()).toEqual(['exp-report.json.manifest.json']);
+  });
+
+  it('saves nothing when the manifest describes other bytes than the artifact', async () => {
+    serve(ARTIFACT, {}, { artifact: { name: `${ID}.json`, bytes: 99, sha256: sha256('other bytes') } });
+    const target = join(workDir, 'report.json');
+    const { context, globals, io } = exportContext(api.url);
+    const error = await rejection(downloadExport(context, globals, { id: ID, output: target }));
+    expect(exitCodeFor(error)).toBe(1);
+    expect(error.message).toBe(
+      `the manifest of ${ID} does not match its artifact (manifest: 99 bytes, SHA-256 ${sha256('other bytes')}; ` +
+        `artifact: ${Buffer.byteLength(ARTIFACT).toLocaleString('en-US')} bytes, SHA-256 ${sha256(ARTIFACT)}); nothing was written`,
+    );
+    expect(filesIn()).toEqual([]);
+    expect(io.out()).toBe('');
+    // Refused before a byte of the artifact was fetched.
+    expect(api.seen.some((r) => r.url.startsWith(ARTIFACT_PATH))).toBe(false);
+  });
+
+  it('saves nothing when the manifest is not a valid manifest, naming what is wrong', async () => {
+    serve(ARTIFACT, {}, { schema: 'something/2', keyId: undefined });
+    const target = join(workDir, 'report.json');
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(downloadExport(context, globals, { id: ID, output: target }));
+    expect(error.message).toBe(
+      `the API sent a manifest for ${ID} that is not valid ("schema" must be "keeptrusts.export-manifest/1"; "keyId" is missing); nothing was written`,
+    );
+    expect(filesIn()).toEqual([]);
+  });
+
+  it('saves nothing when the API sends another export’s manifest', async () => {
+    serve(ARTIFACT, {}, { exportId: 'exp_01jq8m3k7b5x9c2d4f6j' });
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(downloadExport(context, globals, { id: ID, output: join(workDir, 'r.json') }));
+    expect(error.message).toBe(`the API sent the manifest of exp_01jq8m3k7b5x9c2d4f6j for ${ID}; nothing was written`);
     expect(filesIn()).toEqual([]);
   });
 });

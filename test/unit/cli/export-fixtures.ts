@@ -31,6 +31,30 @@ export function jobView(overrides: Record<string, unknown> = {}): Record<string,
   };
 }
 
+/**
+ * A manifest as GET /v1/exports/{id}/manifest returns it, describing an artifact of these bytes.
+ * Its signature is well-formed base64 but signs nothing: download checks shapes and digests only.
+ */
+export function manifestView(artifact: { bytes: number; sha256: string }, overrides: Record<string, unknown> = {}) {
+  return {
+    schema: 'keeptrusts.export-manifest/1',
+    exportId: ID,
+    range: { from: '2026-04-16T00:00:00Z', to: '2026-04-23T23:59:59Z' },
+    filters: {},
+    format: 'json',
+    records: 130,
+    sourceCount: 130,
+    artifact: { name: `${ID}.json`, bytes: artifact.bytes, sha256: artifact.sha256 },
+    recordsDigest: { algorithm: 'sha256-records-v1', sha256: 'b'.repeat(64) },
+    generatedAt: '2026-04-23T14:30:12Z',
+    auditHead: { seq: 41, hash: 'c'.repeat(64) },
+    keyId: 'kt-local-3f9a0c1d2e4b5a69',
+    algorithm: 'ECDSA_P256_SHA256',
+    signature: 'MEUCIQDtestsignature',
+    ...overrides,
+  };
+}
+
 export interface SeenRequest {
   readonly method: string;
   readonly url: string;

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { type RunResult, runKt } from '../../support/processes.ts';
-import { type FakeApi, ID, jobView, sendJson, sha256, startFakeApi, TOKEN } from './export-fixtures.ts';
+import { type FakeApi, ID, jobView, manifestView, sendJson, sha256, startFakeApi, TOKEN } from './export-fixtures.ts';
 import { tempDir } from './helpers.ts';
 
 /**
@@ -48,6 +48,10 @@ describe('kt export: usage errors exit 2 with one line, before any token is need
       'error: --id must be an export id: exp_ and 20 characters of 0-9 and a-z without i, l, o, u, such as exp_01jq8m3k7b5x9c2d4f6h (got "exp_abc123")',
     ],
     [
+      ['export', 'verify', '--public-key', 'key.pem'],
+      "error: required option '--file <path>' not specified (see 'kt export verify --help')",
+    ],
+    [
       ['export', 'list', '--limit', '101'],
       "error: option '--limit <n>' argument '101' is invalid. Must be a whole number from 1 to 100. (see 'kt export list --help')",
     ],
@@ -67,6 +71,16 @@ describe('kt export: help and local checks', () => {
       ['export', 'download', '--help'],
       '--force',
       `$ kt export download --id ${ID} --output compliance-report.json`,
+    ],
+    [
+      ['export', 'download', '--help'],
+      '--no-manifest',
+      '✓ Saved manifest to compliance-report.json.manifest.json',
+    ],
+    [
+      ['export', 'verify', '--help'],
+      '--public-key <path>',
+      '$ kt export verify --file compliance-report.json --public-key key.pem',
     ],
   ])('kt %j shows its options and an example', async (args, option, example) => {
     const run = await kt(args);
@@ -113,6 +127,9 @@ describe('kt export against an API', () => {
         sha256: sha256(artifact),
         contentType: 'text/csv',
       }),
+    );
+    api.route(`GET /v1/exports/${ID}/manifest`, (_req, res) =>
+      sendJson(res, 200, manifestView({ bytes: Buffer.byteLength(artifact), sha256: sha256(artifact) })),
     );
     api.route('GET /store/a.csv', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/csv' });
@@ -181,8 +198,18 @@ describe('kt export against an API', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
-      `✓ Downloaded ${ID} to ${target} (${Buffer.byteLength(artifact)} B, SHA-256 verified)\n`,
+      `✓ Downloaded ${ID} to ${target} (${Buffer.byteLength(artifact)} B, SHA-256 verified)\n` +
+        `✓ Saved manifest to ${target}.manifest.json (verify both with: kt export verify --file ${target})\n`,
     );
     expect(readFileSync(target, 'utf8')).toBe(artifact);
+    expect(JSON.parse(readFileSync(`${target}.manifest.json`, 'utf8')).artifact.sha256).toBe(sha256(artifact));
+  });
+
+  it.concurrent('downloads the file alone with --no-manifest', async () => {
+    const target = dir.path('alone.csv');
+    const run = await kt(['export', 'download', '--id', ID, '--output', target, '--no-manifest'], env());
+    expect(run.code).toBe(0);
+    expect(run.stdout.trimEnd().split('\n')).toHaveLength(1);
+    expect(existsSync(`${target}.manifest.json`)).toBe(false);
   });
 });

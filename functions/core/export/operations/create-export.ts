@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Principal } from '../../auth/token-record.ts';
 import { requireScope } from '../../auth/tokens.ts';
 import { ConflictError, DependencyError, ValidationError } from '../../errors.ts';
+import { deliveryLocation } from '../delivery.ts';
 import { type ExportJob, failJob, newExportJob } from '../export-job.ts';
 import { type ExportRequest, parseExportRequest } from '../export-request.ts';
 import type { ExportOperationDeps } from './operation-deps.ts';
@@ -32,7 +33,9 @@ export async function createExport(
       { field: 'Idempotency-Key', rule: 'must be 1 to 255 printable ASCII characters without spaces' },
     ]);
   }
-  const request = parseExportRequest(body, principal);
+  const request = parseExportRequest(body, principal, {
+    ...(deps.deliveryBuckets === undefined ? {} : { deliveryBuckets: deps.deliveryBuckets }),
+  });
   let id = deps.newId();
   if (idempotencyKey !== undefined) {
     const fingerprint = fingerprintOf(request);
@@ -68,6 +71,7 @@ export async function createExport(
       to: job.range.to,
       ...(job.filters.team === undefined ? {} : { team: job.filters.team }),
       ...(job.filters.policy === undefined ? {} : { policy: job.filters.policy }),
+      ...(job.delivery === undefined ? {} : { delivery: deliveryLocation(job.delivery) }),
     },
   });
   try {
@@ -103,6 +107,10 @@ function fingerprintOf(request: ExportRequest): string {
     request.title ?? null,
     request.filters.team ?? null,
     request.filters.policy ?? null,
+    // Appended only when present, so a request without delivery keeps its earlier fingerprint.
+    ...(request.delivery === undefined
+      ? []
+      : [request.delivery.bucket, request.delivery.prefix, request.delivery.region ?? null]),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -2,6 +2,7 @@ import type { Principal } from '../../auth/token-record.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { ArtifactStore, AuditLog, ExportJobStore, Revisioned, WorkflowStarter } from '../../ports.ts';
 import type { ArtifactRetention } from '../artifact-retention.ts';
+import type { DeliveryBucket } from '../delivery.ts';
 import type { ExportJob } from '../export-job.ts';
 
 /** What the API's export operations need; the composition root provides it. */
@@ -18,6 +19,11 @@ export interface ExportOperationDeps {
    * @default - none: an export may be deleted as soon as it has finished
    */
   readonly retention?: ArtifactRetention;
+  /**
+   * Customer buckets an export may be delivered to (the deployment's allow-list).
+   * @default - none: a request to deliver is refused
+   */
+  readonly deliveryBuckets?: readonly DeliveryBucket[];
 }
 
 /**

@@ -1,5 +1,14 @@
 import { NotFoundError } from '../../errors.ts';
-import type { ArtifactStore, AuditLog, EventStore, EvidenceSigner, ExportJobStore, Revisioned } from '../../ports.ts';
+import type {
+  ArtifactStore,
+  AuditLog,
+  DeliveryStore,
+  EventStore,
+  EvidenceSigner,
+  ExportJobStore,
+  Revisioned,
+} from '../../ports.ts';
+import type { DeliveryBucket } from '../delivery.ts';
 import type { ExportJob } from '../export-job.ts';
 
 /** What the workflow steps need from the outside world; the composition root provides it. */
@@ -11,6 +20,12 @@ export interface ExportWorkflowDeps {
   /** Signs the manifest Finalize writes beside the artifact. */
   readonly signer: EvidenceSigner;
   readonly now: () => Date;
+  /**
+   * Deliver copies to customer buckets on this allow-list.
+   * @default - none: a delivery fails, saying the bucket is not allowed
+   */
+  readonly delivery?: DeliveryStore;
+  readonly deliveryBuckets?: readonly DeliveryBucket[];
 }
 
 /** The state every step receives and returns: ids and a flag, never rows or part lists. */
