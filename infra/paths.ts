@@ -24,6 +24,7 @@ export function findRepoRoot(start: string = process.cwd()): string {
 export type HandlerName =
   | 'api'
   | 'authorizer'
+  | 'scheduled'
   | 'workflow/prepare'
   | 'workflow/export-page'
   | 'workflow/finalize'

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { ExportApi, type ExportApiProps } from './constructs/api.ts';
 import { ExportData, type ExportDataProps } from './constructs/data.ts';
 import { EvidenceSigningKey, type EvidenceSigningKeyProps } from './constructs/signing.ts';
+import { ExportScheduling, type ExportSchedulingProps } from './constructs/scheduling.ts';
 import { ExportWorkflow, type ExportWorkflowProps } from './constructs/workflow.ts';
 import type { ProjectPaths } from './paths.ts';
 
@@ -33,6 +34,12 @@ export interface KeeptrustsExportStackProps extends StackProps {
    */
   readonly signing?: EvidenceSigningKeyProps;
   /**
+   * Settings of recurring exports (schedule group name, dead-letter retention, the limits on
+   * schedules).
+   * @default - ExportScheduling defaults (at most 100 schedules, none more often than hourly)
+   */
+  readonly scheduling?: Omit<ExportSchedulingProps, 'data' | 'paths' | 'workflow' | 'signingKey'>;
+  /**
    * Where the handler sources and the lock file are.
    * @default - found from the working directory (the folder holding cdk.json)
    */
@@ -48,6 +55,7 @@ export class KeeptrustsExportStack extends Stack {
   readonly signingKey: EvidenceSigningKey;
   readonly workflow: ExportWorkflow;
   readonly api: ExportApi;
+  readonly scheduling: ExportScheduling;
 
   constructor(scope: Construct, id: string, props: KeeptrustsExportStackProps = {}) {
     super(scope, id, {
@@ -73,6 +81,16 @@ export class KeeptrustsExportStack extends Stack {
       ...paths,
     });
 
+    this.scheduling = new ExportScheduling(this, 'Scheduling', {
+      ...props.scheduling,
+      data: this.data,
+      workflow: this.workflow,
+      signingKey,
+      ...paths,
+    });
+    // The API arms, pauses and removes schedules at run time (POST /v1/export-schedules, ...).
+    this.scheduling.allowManaging(this.api.apiFunction);
+
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the HTTP API (KEEPTRUSTS_API_URL)',
       value: this.api.url,
@@ -80,6 +98,14 @@ export class KeeptrustsExportStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', {
       description: 'The export workflow (STATE_MACHINE_ARN); executions are named after export ids',
       value: this.workflow.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'ScheduleGroupName', {
+      description: 'The EventBridge Scheduler group recurring exports live in (SCHEDULE_GROUP_NAME)',
+      value: this.scheduling.group.scheduleGroupName,
+    });
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
+      description: 'Scheduled fires that failed every retry',
+      value: this.scheduling.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'EventsTableName', {
       description: 'DecisionEvents table (EVENTS_TABLE)',

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type CliContext, globalOptions } from '../context.ts';
 import { type CreateFlags, createExport } from '../export/create-action.ts';
 import { type DownloadFlags, downloadExport } from '../export/download-action.ts';
+import { redeliverExport } from '../export/redeliver-action.ts';
 import { type VerifyEvidenceFlags, verifyEvidence } from '../export/verify-action.ts';
 import { EXAMPLE_EXPORT_ID } from '../export/flags.ts';
 import {
@@ -12,6 +13,7 @@ import {
   showExportStatus,
 } from '../export/job-actions.ts';
 import { EXPORT_FORMAT_CHOICES } from '../export/job-view.ts';
+import { registerScheduleCommands } from './export-schedule.ts';
 
 /**
  * `kt export ...`: compliance evidence export jobs. This file only declares the commands and their
@@ -50,6 +52,12 @@ export function registerExportCommands(program: Command, context: CliContext): v
     .option('--filter-team <name>', 'only events of this team')
     .option('--team <name>', 'same as --filter-team')
     .option('--title <text>', 'a title for the evidence package (shown on the PDF cover)')
+    .option(
+      '--s3-bucket <bucket>',
+      "also deliver the artifact and its manifest to this S3 bucket (one on the deployment's allow-list)",
+    )
+    .option('--s3-prefix <prefix>', 'key prefix in the bucket: empty or ending in / (e.g. keeptrusts/2026/q2/)')
+    .option('--s3-region <region>', "the bucket's region (e.g. us-east-1)")
     .option('--wait', 'wait until the job completes or fails, then print its status (exit 1 if it failed)')
     .option(
       '--idempotency-key <key>',
@@ -71,6 +79,14 @@ export function registerExportCommands(program: Command, context: CliContext): v
         '      --filter-team "engineering" --filter-policy "content-filter" --wait',
         '',
         '  $ kt export create --from "2026-04-01T00:00:00Z" --to "2026-04-23T23:59:59Z" --format json -o json',
+        '',
+        '  $ kt export create --from "2026-04-01T00:00:00Z" --to "2026-04-23T23:59:59Z" --format json \\',
+        '      --s3-bucket "compliance-artifacts" --s3-prefix "keeptrusts/2026/q2/" --s3-region "us-east-1"',
+        '  ✓ Export job created',
+        `  Job ID: ${id}`,
+        '  Format: json',
+        '  Delivery: s3://compliance-artifacts/keeptrusts/2026/q2/',
+        '  Status: queued',
         '',
       ].join('\n'),
     )
@@ -196,6 +212,29 @@ export function registerExportCommands(program: Command, context: CliContext): v
     });
 
   exportGroup
+    .command('redeliver')
+    .description(
+      "Deliver an export to its S3 bucket again after its delivery failed (the internal artifact " +
+        'is kept). Waits for the outcome; exit 1 if it fails again.',
+    )
+    .requiredOption('--id <id>', 'the export id (exp_...)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        `  $ kt export redeliver --id ${id}`,
+        `  ✓ Export ${id} delivered`,
+        `  Delivery: s3://compliance-artifacts/keeptrusts/2026/q2/${id}.json (delivered)`,
+        `  Manifest: s3://compliance-artifacts/keeptrusts/2026/q2/${id}.json.manifest.json`,
+        '',
+      ].join('\n'),
+    )
+    .action(async (flags: { id: string }, command: Command) => {
+      await redeliverExport(context, globalOptions(command), flags);
+    });
+
+  exportGroup
     .command('delete')
     .description(
       "Delete an export's artifact. The job and its audit trail entries stay, as evidence that it existed.",
@@ -208,6 +247,8 @@ export function registerExportCommands(program: Command, context: CliContext): v
     .action(async (flags: { id: string }, command: Command) => {
       await deleteExport(context, globalOptions(command), flags);
     });
+
+  registerScheduleCommands(exportGroup, context);
 }
 
 function parseLimit(value: string): number {

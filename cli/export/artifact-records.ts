@@ -68,7 +68,10 @@ const VALUE_STARTS = new Set([
  * Walks the parser's tokens: the small `export` and `summary` members are assembled whole, the
  * `events` array one event at a time, so memory holds one event, never the array.
  */
-export async function readJsonArtifactRecords(path: string): Promise<ArtifactRecords> {
+export async function readJsonArtifactRecords(
+  path: string,
+  onBytes: (count: number) => void = () => undefined,
+): Promise<ArtifactRecords> {
   const digest = new DigestOfRecords();
   let exportSection: unknown;
   let summary: unknown;
@@ -135,6 +138,12 @@ export async function readJsonArtifactRecords(path: string): Promise<ArtifactRec
   try {
     await pipeline(
       createReadStream(path),
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          onBytes(chunk.length);
+          yield chunk;
+        }
+      },
       new Parser({ packValues: true, streamValues: false }),
       consume as (source: AsyncIterable<unknown>) => Promise<void>,
     );
@@ -165,7 +174,10 @@ const NUMBER_COLUMNS = new Set<string>(['tokens', 'latency_ms']);
 /** A JSON number, which is how the encoder writes numbers (String(n)). */
 const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
-export async function readCsvArtifactRecords(path: string): Promise<ArtifactRecords> {
+export async function readCsvArtifactRecords(
+  path: string,
+  onBytes: (count: number) => void = () => undefined,
+): Promise<ArtifactRecords> {
   const digest = new DigestOfRecords();
   let sawHeader = false;
   const rows = new CsvRowReader((cells, line) => {
@@ -197,6 +209,7 @@ export async function readCsvArtifactRecords(path: string): Promise<ArtifactReco
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   try {
     for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+      onBytes(chunk.length);
       rows.push(decoder.decode(chunk, { stream: true }));
     }
     rows.push(decoder.decode());

@@ -4,10 +4,10 @@ import { CommandFailedError, oneLine } from '../errors.ts';
 import { isHumanOutput, printJson, printLines, printSuccess } from '../output.ts';
 import { createProgress } from '../progress.ts';
 import { type CreateExportBody, exportsApi } from './exports-api.ts';
-import { filterFlag, idempotencyKeyFlag, rangeFlags, titleFlag } from './flags.ts';
+import { deliveryFlags, filterFlag, idempotencyKeyFlag, rangeFlags, titleFlag } from './flags.ts';
 import type { ExportFormatChoice, ExportJobView } from './job-view.ts';
 import { createdLines, statusLines, wholePercent } from './render.ts';
-import { waitForExport } from './wait.ts';
+import { POLL_INTERVAL_MS, waitForExport } from './wait.ts';
 
 /** `kt export create`: starts a job, and with --wait follows it to its end. */
 
@@ -22,6 +22,9 @@ export interface CreateFlags {
   readonly policy?: string;
   readonly wait?: boolean;
   readonly idempotencyKey?: string;
+  readonly s3Bucket?: string;
+  readonly s3Prefix?: string;
+  readonly s3Region?: string;
 }
 
 export interface CreateTiming {
@@ -52,7 +55,12 @@ export async function createExport(
     return;
   }
 
-  const final = await followWithProgress(context, globals, job, (id) => api.get(id), timing);
+  let final = await followWithProgress(context, globals, job, (id) => api.get(id), timing);
+  // The job completes before its delivery does: wait for the delivery's outcome as well.
+  while (final.status === 'completed' && final.delivery?.status === 'pending') {
+    await new Promise((resolve) => setTimeout(resolve, timing.pollIntervalMs ?? POLL_INTERVAL_MS));
+    final = await api.get(final.id);
+  }
   if (human) {
     context.io.stdout.write('\n');
     printLines(context.io, statusLines(final));
@@ -68,6 +76,12 @@ export async function createExport(
   if (final.status === 'deleted') {
     throw new CommandFailedError(`export ${final.id} was deleted while kt was waiting for it`);
   }
+  if (final.delivery?.status === 'failed') {
+    throw new CommandFailedError(
+      `export ${final.id} completed but its delivery failed: ${oneLine(final.delivery.error ?? 'no reason given')}; ` +
+        `kt export redeliver --id ${final.id} tries again`,
+    );
+  }
 }
 
 /** The POST body from the flags, each checked locally first (usage errors, exit 2). */
@@ -76,6 +90,7 @@ function requestBody(flags: CreateFlags): CreateExportBody {
   const team = filterFlag('team', flags.filterTeam, flags.team);
   const policy = filterFlag('policy', flags.filterPolicy, flags.policy);
   const title = titleFlag(flags.title);
+  const delivery = deliveryFlags(flags);
   return {
     // As the user wrote them: the API echoes the range back and the output prints it as given.
     from: range.from,
@@ -85,6 +100,7 @@ function requestBody(flags: CreateFlags): CreateExportBody {
     ...((team !== undefined || policy !== undefined) && {
       filters: { ...(team !== undefined && { team }), ...(policy !== undefined && { policy }) },
     }),
+    ...(delivery !== undefined && { delivery }),
   };
 }
 

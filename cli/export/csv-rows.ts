@@ -85,11 +85,15 @@ export class CsvRowReader {
         } else if (char === ',' || char === '\n' || char === '\r') {
           this.unquoted(char);
         } else {
-          throw new CsvSyntaxError(`a quoted cell is followed by ${JSON.stringify(char)} instead of , or a line end`, this.line);
+          throw new CsvSyntaxError(
+            `a quoted cell is followed by ${JSON.stringify(char)} instead of , or a line end`,
+            this.line,
+          );
         }
         return;
       case 'cr':
-        if (char !== '\n') throw new CsvSyntaxError('a carriage return outside quotes is not a line end', this.line);
+        if (char !== '\n')
+          throw new CsvSyntaxError('a carriage return outside quotes is not a line end', this.line);
         this.endRow();
         return;
     }
@@ -121,7 +125,10 @@ export class CsvRowReader {
   private appendRun(run: string): void {
     if (run === '') return;
     if (this.cell.length + run.length > MAX_CELL_CHARS) {
-      throw new CsvSyntaxError(`a cell longer than ${MAX_CELL_CHARS} characters (an unterminated quote?)`, this.rowLine);
+      throw new CsvSyntaxError(
+        `a cell longer than ${MAX_CELL_CHARS} characters (an unterminated quote?)`,
+        this.rowLine,
+      );
     }
     this.cell += run;
     for (let at = run.indexOf('\n'); at !== -1; at = run.indexOf('\n', at + 1)) this.line += 1;

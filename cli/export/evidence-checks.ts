@@ -44,10 +44,18 @@ export function manifestCheck(problems: readonly string[]): EvidenceCheck {
 export function signatureCheck(manifest: ExportManifest, valid: boolean, why?: string): EvidenceCheck {
   return valid
     ? { name: 'signature', ok: true, expected: manifest.keyId, actual: manifest.keyId }
-    : { name: 'signature', ok: false, expected: `valid with key ${manifest.keyId}`, actual: why ?? 'invalid' };
+    : {
+        name: 'signature',
+        ok: false,
+        expected: `valid with key ${manifest.keyId}`,
+        actual: why ?? 'invalid',
+      };
 }
 
-export function fileChecks(manifest: ExportManifest, file: { bytes: number; sha256: string }): EvidenceCheck[] {
+export function fileChecks(
+  manifest: ExportManifest,
+  file: { bytes: number; sha256: string },
+): EvidenceCheck[] {
   return [
     compare('size', manifest.artifact.bytes, file.bytes),
     compare('sha256', manifest.artifact.sha256, file.sha256),
@@ -55,7 +63,10 @@ export function fileChecks(manifest: ExportManifest, file: { bytes: number; sha2
 }
 
 /** The format, records digest, count and (JSON) export id checks, from the file's records or why they could not be read. */
-export function recordChecks(manifest: ExportManifest, read: ArtifactRecords | ArtifactFormatError): EvidenceCheck[] {
+export function recordChecks(
+  manifest: ExportManifest,
+  read: ArtifactRecords | ArtifactFormatError,
+): EvidenceCheck[] {
   const json = manifest.format === 'json';
   if (read instanceof ArtifactFormatError) {
     const missing = (name: CheckName, expected: string | number): EvidenceCheck => ({

@@ -15,6 +15,7 @@ export interface CreateExportBody {
   readonly format: string;
   readonly title?: string;
   readonly filters?: { readonly team?: string; readonly policy?: string };
+  readonly delivery?: { readonly s3Bucket: string; readonly s3Prefix?: string; readonly s3Region?: string };
 }
 
 export interface ExportsApi {
@@ -25,6 +26,8 @@ export interface ExportsApi {
   downloadLink(id: string): Promise<DownloadLink>;
   /** The signed manifest beside a completed export's artifact, as the API stores it (unchecked). */
   manifest(id: string): Promise<unknown>;
+  /** Starts a failed delivery again; the job comes back with its delivery pending. */
+  redeliver(id: string): Promise<ExportJobView>;
 }
 
 /** The API field → the `kt export create` flag that sets it. */
@@ -35,6 +38,9 @@ const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   title: '--title',
   'filters.team': '--filter-team',
   'filters.policy': '--filter-policy',
+  'delivery.s3Bucket': '--s3-bucket',
+  'delivery.s3Prefix': '--s3-prefix',
+  'delivery.s3Region': '--s3-region',
 };
 
 export function exportsApi(client: ApiClient): ExportsApi {
@@ -64,6 +70,11 @@ export function exportsApi(client: ApiClient): ExportsApi {
     async manifest(id) {
       const response = await refusalSaysWhy(id, naming404(id, client.get(`${path(id)}/manifest`)));
       return response.body;
+    },
+    async redeliver(id) {
+      // A 409 (delivered already, no delivery, not completed) carries the API's own reason.
+      const response = await naming404(id, client.post(`${path(id)}/redeliver`, {}));
+      return readJobView(response.body, response.status);
     },
   };
 }

@@ -65,6 +65,33 @@ export function titleFlag(value: string | undefined): string | undefined {
   return value;
 }
 
+/**
+ * `--s3-bucket`, `--s3-prefix`, `--s3-region`: delivery to a customer bucket. The API checks the
+ * bucket against the deployment's allow-list and the prefix's rules; a prefix or region without
+ * a bucket would be silently ignored, so it is refused here.
+ */
+export function deliveryFlags(flags: {
+  readonly s3Bucket?: string;
+  readonly s3Prefix?: string;
+  readonly s3Region?: string;
+}): { s3Bucket: string; s3Prefix?: string; s3Region?: string } | undefined {
+  if (flags.s3Bucket === undefined) {
+    if (flags.s3Prefix !== undefined) throw new UsageError('--s3-prefix needs --s3-bucket');
+    if (flags.s3Region !== undefined) throw new UsageError('--s3-region needs --s3-bucket');
+    return undefined;
+  }
+  if (flags.s3Bucket.trim() === '') throw new UsageError('--s3-bucket must name a bucket');
+  if (flags.s3Region !== undefined && flags.s3Region.trim() === '') {
+    throw new UsageError('--s3-region must name a region, such as us-east-1');
+  }
+  return {
+    s3Bucket: flags.s3Bucket,
+    // As given: the API names the prefix in its message when a rule refuses it.
+    ...(flags.s3Prefix !== undefined && { s3Prefix: flags.s3Prefix }),
+    ...(flags.s3Region !== undefined && { s3Region: flags.s3Region }),
+  };
+}
+
 /** `--output`: a path; an empty one (an unset shell variable) must not mean the current directory. */
 export function outputFlag(value: string | undefined): string | undefined {
   if (value !== undefined && value.trim() === '')

@@ -40,6 +40,24 @@ export interface ExportJobView {
   readonly error?: { readonly reason: string; readonly state?: string };
   /** Only while running. */
   readonly progress?: { readonly percent: number; readonly through?: string };
+  /** The schedule whose run made the job, for scheduled runs. */
+  readonly schedule?: string;
+  /** Delivery to a customer bucket, when the export asked for one. */
+  readonly delivery?: ExportDeliveryView;
+}
+
+export interface ExportDeliveryView {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly region?: string;
+  /** `s3://bucket/prefix`. */
+  readonly location: string;
+  readonly status: 'pending' | 'delivered' | 'failed';
+  readonly objectUri?: string;
+  readonly manifestUri?: string;
+  readonly error?: string;
+  readonly attempts: number;
+  readonly delivered?: string;
 }
 
 export interface ExportList {
@@ -91,6 +109,13 @@ function jobViewProblem(body: unknown): string | undefined {
     return '"error" has no reason';
   if (body.progress !== undefined && (!isObject(body.progress) || typeof body.progress.percent !== 'number'))
     return '"progress" has no percent';
+  if (
+    body.delivery !== undefined &&
+    (!isObject(body.delivery) ||
+      typeof body.delivery.location !== 'string' ||
+      !['pending', 'delivered', 'failed'].includes(String(body.delivery.status)))
+  )
+    return '"delivery" has no location or status';
   return undefined;
 }
 

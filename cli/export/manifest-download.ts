@@ -1,6 +1,6 @@
 import { type ExportManifest, manifestNameOf, manifestText } from '../../functions/core/evidence/manifest.ts';
 import { readManifest } from '../../functions/core/evidence/read-manifest.ts';
-import { CommandFailedError, oneLine } from '../errors.ts';
+import { ApiError, CommandFailedError, oneLine } from '../errors.ts';
 import { formatCount } from '../output.ts';
 import type { ExportsApi } from './exports-api.ts';
 import { writeFileAtomically } from './place-file.ts';
@@ -29,7 +29,7 @@ export async function fetchMatchingManifest(
   id: string,
   artifact: ArtifactDigest,
 ): Promise<ExportManifest> {
-  const reading = readManifest(await api.manifest(id));
+  const reading = readManifest(await manifestOrWhyNot(api, id));
   if (!reading.ok) {
     throw new CommandFailedError(
       `the API sent a manifest for ${id} that is not valid (${oneLine(reading.problems.join('; '))}); nothing was written`,
@@ -51,6 +51,23 @@ export async function fetchMatchingManifest(
 }
 
 /**
+ * The API's manifest. An export without one (made before manifests existed) is refused rather
+ * than saved alone: the user asked for evidence; --no-manifest is the explicit way to skip it.
+ */
+async function manifestOrWhyNot(api: ExportsApi, id: string): Promise<unknown> {
+  try {
+    return await api.manifest(id);
+  } catch (error) {
+    if (!(error instanceof ApiError) || (error.status !== 404 && error.status !== 409)) throw error;
+    throw new CommandFailedError(
+      `cannot get the manifest of ${id} (${oneLine(error.message)}); nothing was written. ` +
+        'Pass --no-manifest to download the file without it',
+      { cause: error },
+    );
+  }
+}
+
+/**
  * Writes the manifest as Finalize stored it (indented JSON; the signature covers its canonical
  * form, so the layout does not matter). Called once the artifact is in place.
  */
@@ -65,7 +82,8 @@ export async function saveManifest(
   } catch (error) {
     if (error instanceof CommandFailedError) throw error; // already exists: says --force
     const code = (error as { code?: unknown }).code;
-    const reason = typeof code === 'string' ? code : error instanceof Error ? oneLine(error.message) : String(error);
+    const reason =
+      typeof code === 'string' ? code : error instanceof Error ? oneLine(error.message) : String(error);
     throw new CommandFailedError(
       `cannot write ${path} (${reason}); ${artifactPath} was saved without its manifest`,
       { cause: error },

@@ -22,8 +22,22 @@ export function toSecond(instant: string): string {
   return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }
 
-/** The lines under `✓ Export job created`; Title, Team and Policy only when set. */
+/**
+ * The lines under `✓ Export job created`; Title, Team and Policy only when set. An export with a
+ * delivery prints the tutorial's Step 8 block: Job ID, Format, Delivery, Status.
+ */
 export function createdLines(view: ExportJobView): string[] {
+  if (view.delivery !== undefined) {
+    return formatFields([
+      ['Job ID', oneLine(view.id)],
+      ['Format', oneLine(view.format)],
+      ['Delivery', oneLine(view.delivery.location)],
+      ['Status', view.status],
+      ['Title', optional(view.title)],
+      ['Team', optional(view.filters?.team)],
+      ['Policy', optional(view.filters?.policy)],
+    ]);
+  }
   return formatFields([
     ['Job ID', oneLine(view.id)],
     ['Format', oneLine(view.format)],
@@ -53,21 +67,37 @@ export function statusLines(view: ExportJobView): string[] {
     ['Created', toSecond(view.created)],
     [outcome, view.completed === undefined ? undefined : toSecond(view.completed)],
     ['Deleted', view.deleted === undefined ? undefined : toSecond(view.deleted)],
+    ['Delivery', deliveryLine(view)],
     ['Error', view.error === undefined ? undefined : oneLine(view.error.reason) || 'unknown'],
   ]);
 }
 
+/**
+ * `s3://bucket/prefix<id>.<format> (delivered)`, `(pending)` or `(failed: reason)`: the object
+ * the delivery writes, and how it went.
+ */
+export function deliveryLine(view: ExportJobView): string | undefined {
+  const delivery = view.delivery;
+  if (delivery === undefined) return undefined;
+  const uri = oneLine(delivery.objectUri ?? `${delivery.location}${view.id}.${view.format}`);
+  if (delivery.status === 'failed') return `${uri} (failed: ${oneLine(delivery.error ?? '') || 'unknown'})`;
+  return `${uri} (${delivery.status})`;
+}
+
 /** The `kt export list` table: a header and one aligned row per job, counts right-aligned. */
 export function listLines(jobs: readonly ExportJobView[]): string[] {
+  // Runs of a schedule name it in a last column; a page without any keeps the tutorial's table.
+  const scheduled = jobs.some((view) => view.schedule !== undefined);
   const rows = jobs.map((view) => [
     oneLine(view.id),
     oneLine(view.format),
     view.status,
     formatCount(view.records),
     toSecond(view.created),
+    ...(scheduled ? [view.schedule === undefined ? '-' : oneLine(view.schedule)] : []),
   ]);
-  return formatColumns([['ID', 'Format', 'Status', 'Records', 'Created'], ...rows], {
-    align: ['left', 'left', 'left', 'right', 'left'],
+  return formatColumns([['ID', 'Format', 'Status', 'Records', 'Created', ...(scheduled ? ['Schedule'] : [])], ...rows], {
+    align: ['left', 'left', 'left', 'right', 'left', 'left'],
   });
 }
 

@@ -9,6 +9,7 @@ import { apiClientFor, type CliContext, type GlobalOptions } from '../context.ts
 import { CommandFailedError, oneLine, UsageError } from '../errors.ts';
 import { fetchKeyList } from '../keys/key-list.ts';
 import { formatQuantity, isHumanOutput, printJson, printLines } from '../output.ts';
+import { createProgress } from '../progress.ts';
 import {
   ArtifactFormatError,
   type ArtifactRecords,
@@ -45,14 +46,17 @@ export async function verifyEvidence(
   flags: VerifyEvidenceFlags,
 ): Promise<void> {
   const file = nonBlank('--file', flags.file);
-  const manifestFile = flags.manifest === undefined ? manifestPathFor(file) : nonBlank('--manifest', flags.manifest);
+  const manifestFile =
+    flags.manifest === undefined ? manifestPathFor(file) : nonBlank('--manifest', flags.manifest);
   const keyFile = flags.publicKey === undefined ? undefined : nonBlank('--public-key', flags.publicKey);
 
   // Local files first: a missing one is reported before anything else happens.
   await requireFile(file, '--file', 'the downloaded artifact');
   const manifestText = await readText(
     manifestFile,
-    flags.manifest === undefined ? 'kt export download saves it beside the file; or pass --manifest' : '--manifest',
+    flags.manifest === undefined
+      ? 'kt export download saves it beside the file; or pass --manifest'
+      : '--manifest',
   );
   const pem = keyFile === undefined ? undefined : await readPublicKey(keyFile);
 
@@ -74,9 +78,19 @@ export async function verifyEvidence(
     report.add(await signatureWithListedKey(context, globals, manifest));
   }
 
-  report.add(...fileChecks(manifest, await digestOf(file)));
+  const digest = await digestOf(file);
+  report.add(...fileChecks(manifest, digest));
   if (manifest.format === 'json' || manifest.format === 'csv') {
-    report.add(...recordChecks(manifest, await recordsOf(file, manifest.format)));
+    // Parsing is the slow pass (seconds per hundred MB): a bar on a terminal says it is moving.
+    const progress = createProgress(context.io, globals.outputFormat);
+    progress.start('Reading records', digest.bytes, 'bytes');
+    let records: Awaited<ReturnType<typeof recordsOf>>;
+    try {
+      records = await recordsOf(file, manifest.format, (count) => progress.increment(count));
+    } finally {
+      progress.stop();
+    }
+    report.add(...recordChecks(manifest, records));
   }
   report.finish(file);
 }
@@ -107,7 +121,11 @@ class Report {
 
   add(...checks: EvidenceCheck[]): void {
     this.checks.push(...checks);
-    if (this.human) printLines(this.context.io, checks.map((check) => oneLine(checkLine(check, this.manifest))));
+    if (this.human)
+      printLines(
+        this.context.io,
+        checks.map((check) => oneLine(checkLine(check, this.manifest))),
+      );
   }
 
   /** Exit 0 when every check passed, else a CommandFailedError (exit 1) after the verdict. */
@@ -123,7 +141,9 @@ class Report {
       printJson(this.context.io, { verified: failed === 0, checks: this.checks });
     }
     if (failed > 0) {
-      throw new CommandFailedError(`${file} is not verified evidence: ${formatQuantity(failed, 'check')} failed`);
+      throw new CommandFailedError(
+        `${file} is not verified evidence: ${formatQuantity(failed, 'check')} failed`,
+      );
     }
   }
 }
@@ -148,10 +168,18 @@ async function signatureWithListedKey(
   const { keys } = await fetchKeyList(apiClientFor(context, globals));
   const key = keys.find((candidate) => candidate.keyId === manifest.keyId);
   if (key === undefined) {
-    return signatureCheck(manifest, false, `key ${manifest.keyId} is not among the API's signing keys (kt keys list)`);
+    return signatureCheck(
+      manifest,
+      false,
+      `key ${manifest.keyId} is not among the API's signing keys (kt keys list)`,
+    );
   }
   if (key.algorithm !== manifest.algorithm) {
-    return signatureCheck(manifest, false, `key ${key.keyId} is ${key.algorithm}, the manifest says ${manifest.algorithm}`);
+    return signatureCheck(
+      manifest,
+      false,
+      `key ${key.keyId} is ${key.algorithm}, the manifest says ${manifest.algorithm}`,
+    );
   }
   return signatureCheck(manifest, verifyDocumentSignature(manifest, key.publicKeyPem));
 }
@@ -173,9 +201,15 @@ async function digestOf(file: string): Promise<{ bytes: number; sha256: string }
   return { bytes, sha256: hash.digest('hex') };
 }
 
-async function recordsOf(file: string, format: 'json' | 'csv'): Promise<ArtifactRecords | ArtifactFormatError> {
+async function recordsOf(
+  file: string,
+  format: 'json' | 'csv',
+  onBytes: (count: number) => void,
+): Promise<ArtifactRecords | ArtifactFormatError> {
   try {
-    return format === 'json' ? await readJsonArtifactRecords(file) : await readCsvArtifactRecords(file);
+    return format === 'json'
+      ? await readJsonArtifactRecords(file, onBytes)
+      : await readCsvArtifactRecords(file, onBytes);
   } catch (error) {
     if (error instanceof ArtifactFormatError) return error;
     throw cannotRead(file, error);
@@ -210,7 +244,9 @@ async function readPublicKey(path: string): Promise<string> {
   try {
     createPublicKey(pem);
   } catch {
-    throw new CommandFailedError(`${path} is not a PEM public key (save one with: kt keys get --id <keyId> --output key.pem)`);
+    throw new CommandFailedError(
+      `${path} is not a PEM public key (save one with: kt keys get --id <keyId> --output key.pem)`,
+    );
   }
   return pem;
 }

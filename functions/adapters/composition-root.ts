@@ -1,10 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { type CheckpointObjects, DEFAULT_CHECKPOINT_EVERY } from '../core/audit/checkpoint.ts';
 import type { AuditReadDeps } from '../core/audit/read-audit.ts';
 import type { IngestDeps } from '../core/events/ingest.ts';
 import type { KeyOperationDeps } from '../core/evidence/list-public-keys.ts';
 import type { ExportOperationDeps } from '../core/export/operations/operation-deps.ts';
+import type { ScheduleOperationDeps } from '../core/schedules/schedule-operations.ts';
 import type { ExportWorkflowDeps } from '../core/export/workflow/workflow-deps.ts';
 import { newExportId } from '../core/export/export-id.ts';
 import type {
@@ -16,16 +18,20 @@ import type {
   ExportJobStore,
   PublicKeyDirectory,
   TokenStore,
+  ScheduleStore,
+  ScheduleTrigger,
   WorkflowStarter,
 } from '../core/ports.ts';
 import { type AwsClients, createAwsClients, createS3Client } from './aws-clients.ts';
 import { DynamoAuditLog } from './dynamodb/audit-log.ts';
 import { DynamoEventStore } from './dynamodb/event-store.ts';
 import { DynamoJobStore } from './dynamodb/job-store.ts';
+import { DynamoScheduleStore } from './dynamodb/schedule-store.ts';
 import { DynamoTokenStore } from './dynamodb/token-store.ts';
 import { type EvidenceSigning, kmsSigning } from './kms/kms-signing.ts';
 import { ConfigurationError, type RuntimeConfig, runtimeConfigFromEnv } from './runtime-config.ts';
 import { S3ArtifactStore } from './s3/artifact-store.ts';
+import { EventBridgeScheduleTrigger } from './scheduler/eventbridge-trigger.ts';
 import { S3DeliveryStore } from './s3/delivery-store.ts';
 import { StepFunctionsWorkflowStarter } from './sfn/workflow-starter.ts';
 
@@ -51,6 +57,10 @@ export interface Adapters {
   readonly publicKeys: PublicKeyDirectory;
   /** Copies artifacts to allow-listed customer buckets (config.deliveryBuckets). */
   readonly deliveryStore: DeliveryStore;
+  /** Recurring export schedules, in the control table. */
+  readonly scheduleStore: ScheduleStore;
+  /** What fires schedules: EventBridge Scheduler, or croner on the local stack. */
+  readonly scheduleTrigger: ScheduleTrigger;
 }
 
 export interface AdapterOverrides {
@@ -60,6 +70,8 @@ export interface AdapterOverrides {
   readonly artifactStore?: (store: ArtifactStore) => ArtifactStore;
   /** The local stack signs with a key pair in its data folder instead of KMS. */
   readonly signing?: EvidenceSigning;
+  /** The local stack fires schedules with croner instead of EventBridge Scheduler. */
+  readonly scheduleTrigger?: ScheduleTrigger;
 }
 
 export function createAdapters(config: RuntimeConfig, overrides: AdapterOverrides = {}): Adapters {
@@ -95,6 +107,8 @@ export function createAdapters(config: RuntimeConfig, overrides: AdapterOverride
     signer: signing.signer,
     publicKeys: signing.publicKeys,
     deliveryStore: new S3DeliveryStore(clients.s3, config.artifactBucket, s3ClientsByRegion(config, clients)),
+    scheduleStore: new DynamoScheduleStore(clients.documents, config.controlTable),
+    scheduleTrigger: overrides.scheduleTrigger ?? eventBridgeTrigger(config),
   };
 }
 
@@ -110,6 +124,16 @@ function s3ClientsByRegion(config: RuntimeConfig, clients: AwsClients): (region:
     }
     return client;
   };
+}
+
+function eventBridgeTrigger(config: RuntimeConfig): ScheduleTrigger {
+  const target = config.schedules?.target;
+  if (target === undefined) {
+    // Only the API arms schedules; the other Lambdas never reach this.
+    const missing = () => Promise.reject(new ConfigurationError('SCHEDULE_GROUP_NAME'));
+    return { putTrigger: missing, deleteTrigger: missing };
+  }
+  return new EventBridgeScheduleTrigger(new SchedulerClient({ region: config.region }), target);
 }
 
 function stepFunctionsStarter(config: RuntimeConfig): WorkflowStarter {
@@ -176,6 +200,22 @@ export function exportOperationDeps(from: Adapters = adapters()): ExportOperatio
     now: () => new Date(),
     newId: newExportId,
     ...(from.config.artifactRetention === undefined ? {} : { retention: from.config.artifactRetention }),
+    deliveryBuckets: from.config.deliveryBuckets ?? [],
+  };
+}
+
+/** What the schedule operations and the scheduled Lambda need, from a set of adapters. */
+export function scheduleOperationDeps(from: Adapters = adapters()): ScheduleOperationDeps {
+  const settings = from.config.schedules;
+  return {
+    schedules: from.scheduleStore,
+    trigger: from.scheduleTrigger,
+    jobs: from.jobStore,
+    audit: from.auditLog,
+    workflow: from.workflow,
+    now: () => new Date(),
+    ...(settings?.maxSchedules === undefined ? {} : { maxSchedules: settings.maxSchedules }),
+    ...(settings?.minIntervalMinutes === undefined ? {} : { minIntervalMinutes: settings.minIntervalMinutes }),
     deliveryBuckets: from.config.deliveryBuckets ?? [],
   };
 }

@@ -1,5 +1,6 @@
 import { type ArtifactRetention, artifactRetentionFrom } from '../core/export/artifact-retention.ts';
 import { type DeliveryBucket, deliveryBucketsFrom } from '../core/export/delivery.ts';
+import { type ScheduleSettings, scheduleSettingsFromEnv } from './scheduler/scheduler-settings.ts';
 
 /** The Lambda environment variable that carries the delivery allow-list, as JSON. */
 export const DELIVERY_BUCKETS_VARIABLE = 'DELIVERY_BUCKETS';
@@ -54,6 +55,12 @@ export interface RuntimeConfig {
    * @default - none: a request to deliver is refused
    */
   readonly deliveryBuckets?: readonly DeliveryBucket[];
+  /**
+   * Recurring exports: the EventBridge Scheduler group and target the API arms schedules with,
+   * and the deployment's limits on schedules.
+   * @default - no target (creating a schedule fails) and the default limits
+   */
+  readonly schedules?: ScheduleSettings;
   /** Local stack only: endpoints of the embedded DynamoDB and S3 servers. */
   readonly endpoints?: { readonly dynamodb: string; readonly s3: string };
 }
@@ -94,12 +101,18 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Runt
       : {}),
     ...(artifactRetention === undefined ? {} : { artifactRetention }),
     ...deliveryBucketsOf(env),
+    ...schedulesOf(env),
   };
 }
 
 function deliveryBucketsOf(env: NodeJS.ProcessEnv): { deliveryBuckets?: readonly DeliveryBucket[] } {
   const deliveryBuckets = deliveryBucketsFrom(env[DELIVERY_BUCKETS_VARIABLE], DELIVERY_BUCKETS_VARIABLE);
   return deliveryBuckets.length === 0 ? {} : { deliveryBuckets };
+}
+
+function schedulesOf(env: NodeJS.ProcessEnv): { schedules?: ScheduleSettings } {
+  const schedules = scheduleSettingsFromEnv(env);
+  return Object.keys(schedules).length === 0 ? {} : { schedules };
 }
 
 /** The environment that gives a Lambda the delivery allow-list (none when it is empty). */

@@ -14,6 +14,15 @@ import {
   postExportRedeliver,
 } from './routes/exports.ts';
 import { getKeys } from './routes/keys.ts';
+import {
+  deleteScheduleByName,
+  getScheduleByName,
+  getSchedules,
+  pauseSchedule,
+  postSchedule,
+  resumeSchedule,
+  runSchedule,
+} from './routes/schedules.ts';
 
 /** The API Lambda: one router, every route a thin function in routes/. */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
@@ -28,6 +37,13 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
       { method: 'GET', path: '/v1/exports/{id}/manifest', handler: getExportManifestById },
       { method: 'DELETE', path: '/v1/exports/{id}', handler: deleteExportById },
       { method: 'POST', path: '/v1/exports/{id}/redeliver', handler: postExportRedeliver },
+      { method: 'POST', path: '/v1/export-schedules', handler: postSchedule },
+      { method: 'GET', path: '/v1/export-schedules', handler: getSchedules },
+      { method: 'GET', path: '/v1/export-schedules/{name}', handler: getScheduleByName },
+      { method: 'DELETE', path: '/v1/export-schedules/{name}', handler: deleteScheduleByName },
+      { method: 'POST', path: '/v1/export-schedules/{name}/pause', handler: pauseSchedule },
+      { method: 'POST', path: '/v1/export-schedules/{name}/resume', handler: resumeSchedule },
+      { method: 'POST', path: '/v1/export-schedules/{name}/run', handler: runSchedule },
       { method: 'GET', path: '/v1/keys', handler: getKeys },
       { method: 'GET', path: '/v1/audit', handler: getAudit },
       { method: 'GET', path: '/v1/audit/checkpoint', handler: getAuditCheckpoint },

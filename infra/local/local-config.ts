@@ -4,7 +4,13 @@ import {
   artifactRetentionFrom,
   RetentionSettingError,
 } from '../../functions/core/export/artifact-retention.ts';
+import { DeliverySettingError, deliveryBucketsFrom } from '../../functions/core/export/delivery.ts';
 import { LocalStackError } from './local-stack-error.ts';
+
+/** The delivery bucket the tutorial's Step 8 names, always allowed (and created) locally. */
+export const LOCAL_DELIVERY_BUCKET = 'compliance-artifacts';
+/** The account that owns every local bucket (s3rver ignores ExpectedBucketOwner). */
+export const LOCAL_ACCOUNT_ID = '000000000000';
 
 export interface LocalConfig {
   /** The API's port (`PORT`). @default 8080 */
@@ -34,6 +40,12 @@ export interface LocalConfig {
    * @default - none
    */
   readonly artifactRetention?: ArtifactRetention;
+  /**
+   * Buckets exports may be delivered to, each created in the embedded S3 on start:
+   * `compliance-artifacts` and those in `KT_DELIVERY_BUCKETS` (comma-separated).
+   * @default [LOCAL_DELIVERY_BUCKET]
+   */
+  readonly deliveryBuckets?: readonly string[];
 }
 
 export interface PartUploadFault {
@@ -64,7 +76,29 @@ export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalC
     logRequests: env.KT_LOG_REQUESTS !== '0',
     ...faultFromEnv(env),
     ...retentionFromEnv(env),
+    deliveryBuckets: deliveryBucketsFromEnv(env),
   };
+}
+
+function deliveryBucketsFromEnv(env: NodeJS.ProcessEnv): readonly string[] {
+  const names = (env.KT_DELIVERY_BUCKETS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '' && name !== LOCAL_DELIVERY_BUCKET);
+  const unique = [LOCAL_DELIVERY_BUCKET, ...new Set(names)];
+  try {
+    // The same checks as the deployment setting, so a name S3 would refuse is refused here too.
+    deliveryBucketsFrom(
+      unique.map((bucket) => ({ bucket, account: LOCAL_ACCOUNT_ID })),
+      'KT_DELIVERY_BUCKETS',
+    );
+  } catch (error) {
+    if (error instanceof DeliverySettingError) {
+      throw new LocalStackError(`KT_DELIVERY_BUCKETS must be comma-separated S3 bucket names (${error.message})`);
+    }
+    throw error;
+  }
+  return unique;
 }
 
 function retentionFromEnv(env: NodeJS.ProcessEnv): { artifactRetention?: ArtifactRetention } {

@@ -3,6 +3,8 @@ import { createTables } from '../../functions/adapters/dynamodb/create-tables.ts
 import type { RuntimeConfig } from '../../functions/adapters/runtime-config.ts';
 import { handler as api } from '../../functions/handlers/api.ts';
 import { handler as authorizer } from '../../functions/handlers/authorizer.ts';
+import { handler as scheduled } from '../../functions/handlers/scheduled.ts';
+import { handler as deliver } from '../../functions/handlers/workflow/deliver.ts';
 import { handler as exportPage } from '../../functions/handlers/workflow/export-page.ts';
 import { handler as finalize } from '../../functions/handlers/workflow/finalize.ts';
 import { handler as markFailed } from '../../functions/handlers/workflow/mark-failed.ts';
@@ -13,8 +15,10 @@ import { openDataDir } from './data-dir.ts';
 import { type EmbeddedServer, startEmbeddedDynamoDb } from './embedded-dynamodb.ts';
 import { startEmbeddedS3 } from './embedded-s3.ts';
 import { createHttpFront } from './http-front.ts';
+import { lambdaContext } from './lambda-context.ts';
 import { closeServer, listenOnLoopback } from './listen.ts';
-import type { LocalConfig } from './local-config.ts';
+import { LocalScheduleTrigger } from './local-scheduler.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_DELIVERY_BUCKET, type LocalConfig } from './local-config.ts';
 import { LocalWorkflowRunner, type LocalWorkflowOptions } from './local-workflow.ts';
 import { withPartUploadFault } from './part-upload-fault.ts';
 import { resumeUnfinishedExports } from './resume-exports.ts';
@@ -40,6 +44,10 @@ export interface LocalStack {
   readonly workflow: LocalWorkflowRunner;
   /** Exports left unfinished by the previous run and started again on this one. */
   readonly resumed: number;
+  /** Fires schedules with croner, as EventBridge Scheduler does on AWS. */
+  readonly scheduler: LocalScheduleTrigger;
+  /** Enabled schedules armed again on this start (runs missed while stopped are not replayed). */
+  readonly rearmed: number;
   stop(): Promise<void>;
 }
 
@@ -50,6 +58,10 @@ export interface LocalStackHooks {
   readonly onExportFailed?: (exportId: string, error: unknown) => void;
   /** Test hook: retry waits by state name, in place of the definition's backoff. */
   readonly retryIntervalOverrides?: LocalWorkflowOptions['retryIntervalOverrides'];
+  /** Called when a scheduled fire fails (the run's job, if any, says why). */
+  readonly onScheduleError?: (schedule: string, error: unknown) => void;
+  /** Test hook: the shortest interval a schedule may fire at. @default 60 */
+  readonly scheduleMinIntervalMinutes?: number;
 }
 
 /**
@@ -65,6 +77,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
   };
   try {
     const dir = await openDataDir(config.dataDir);
+    const deliveryBuckets = config.deliveryBuckets ?? [LOCAL_DELIVERY_BUCKET];
     const dynamodb: EmbeddedServer = await startEmbeddedDynamoDb({
       port: config.dynamodbPort,
       path: dir.dynamodbPath,
@@ -73,7 +86,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     const s3 = await startEmbeddedS3({
       port: config.s3Port,
       directory: dir.s3Path,
-      buckets: [LOCAL_RESOURCES.artifactBucket],
+      buckets: [LOCAL_RESOURCES.artifactBucket, ...deliveryBuckets],
     });
     started.push(s3.close);
 
@@ -82,18 +95,27 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       ...LOCAL_RESOURCES,
       endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint },
       ...(config.artifactRetention === undefined ? {} : { artifactRetention: config.artifactRetention }),
+      deliveryBuckets: deliveryBuckets.map((bucket) => ({ bucket, account: LOCAL_ACCOUNT_ID })),
+      ...(hooks.scheduleMinIntervalMinutes === undefined
+        ? {}
+        : { schedules: { minIntervalMinutes: hooks.scheduleMinIntervalMinutes } }),
     };
     const workflow = new LocalWorkflowRunner({
       definition: renderExportWorkflowDefinition(),
-      handlers: { prepare, exportPage, finalize, recordAudit, markFailed },
+      handlers: { prepare, exportPage, finalize, deliver, recordAudit, markFailed },
       ...(hooks.onExportFailed ? { onExecutionFailed: hooks.onExportFailed } : {}),
       ...(hooks.retryIntervalOverrides ? { retryIntervalOverrides: hooks.retryIntervalOverrides } : {}),
     });
+    const scheduler = new LocalScheduleTrigger(
+      (event) => scheduled(event, lambdaContext('scheduled', 60_000)),
+      hooks.onScheduleError ?? reportScheduleError,
+    );
     const fault = config.fault;
     const signer = await openLocalSigner(dir);
     const adapters = createAdapters(runtime, {
       workflow,
       signing: { signer, publicKeys: signer },
+      scheduleTrigger: scheduler,
       ...(fault === undefined ? {} : { artifactStore: (store) => withPartUploadFault(store, fault) }),
     });
     await createTables(adapters.clients.dynamodb, runtime);
@@ -110,6 +132,9 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     );
 
     const resumed = await resumeUnfinishedExports(adapters.jobStore, workflow);
+    const rearmed = await scheduler.rearm(adapters.scheduleStore);
+    // Stopped before the workflow runner its fires start executions on.
+    started.push(() => scheduler.stop());
 
     const front = createHttpFront({
       api,
@@ -129,10 +154,23 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       adapters,
       workflow,
       resumed,
+      scheduler,
+      rearmed,
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+function reportScheduleError(schedule: string, error: unknown): void {
+  console.error(
+    JSON.stringify({
+      level: 'ERROR',
+      message: 'A scheduled export run failed',
+      schedule,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    }),
+  );
 }

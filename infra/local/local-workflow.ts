@@ -55,10 +55,19 @@ export class LocalWorkflowRunner implements WorkflowStarter {
   }
 
   async startExport(exportId: string): Promise<void> {
-    if (this.stopping || this.executions.has(exportId)) return;
+    this.run(exportId, exportId, { exportId });
+  }
+
+  /** A redelivery: an execution of its own that runs Deliver and RecordAudit only. */
+  async redeliverExport(exportId: string, executionName: string): Promise<void> {
+    this.run(exportId, executionName, { exportId, redeliver: true });
+  }
+
+  private run(exportId: string, name: string, input: { exportId: string; redeliver?: true }): void {
+    if (this.stopping || this.executions.has(name)) return;
     const started = new Date().toISOString();
     const execution = this.machine.run(
-      { exportId },
+      input,
       {
         overrides: {
           taskResourceLocalHandlers: this.localHandlers(),
@@ -66,7 +75,7 @@ export class LocalWorkflowRunner implements WorkflowStarter {
             ? {}
             : { retryIntervalOverrides: { ...this.options.retryIntervalOverrides } }),
         },
-        context: { Execution: { Id: `local:${exportId}`, Name: exportId, StartTime: started, Input: { exportId } } },
+        context: { Execution: { Id: `local:${name}`, Name: name, StartTime: started, Input: input } },
         noThrowOnAbort: true,
       },
     );
@@ -74,9 +83,9 @@ export class LocalWorkflowRunner implements WorkflowStarter {
       () => undefined,
       (error: unknown) => this.options.onExecutionFailed?.(exportId, error),
     );
-    this.executions.set(exportId, {
+    this.executions.set(name, {
       abort: execution.abort,
-      settled: settled.finally(() => this.executions.delete(exportId)),
+      settled: settled.finally(() => this.executions.delete(name)),
     });
   }
 

@@ -32,9 +32,9 @@ Keeptrusts Export is running locally.
 
   API        ${stack.apiUrl}
   DynamoDB   ${stack.dynamodbEndpoint}
-  S3         ${stack.s3Endpoint}
+  S3         ${stack.s3Endpoint} (delivery buckets: ${(config.deliveryBuckets ?? []).join(', ')}; add more with KT_DELIVERY_BUCKETS)
   Data       ${stack.dataDir}${stack.seeded > 0 ? ` (seeded ${formatCount(stack.seeded)} demo events over the last 30 days)` : ''}
-  Admin token ${token}${stack.resumed > 0 ? `\n  Exports    resumed ${formatCount(stack.resumed)} unfinished export(s) from the last run` : ''}${config.fault ? `\n  Faults     part uploads fail after ${config.fault.afterParts} part(s)${config.fault.times === undefined ? '' : `, ${config.fault.times} time(s)`} (KT_FAULT_AFTER_PARTS)` : ''}${retentionLine(config.artifactRetention)}
+  Admin token ${token}${stack.resumed > 0 ? `\n  Exports    resumed ${formatCount(stack.resumed)} unfinished export(s) from the last run` : ''}${stack.rearmed > 0 ? `\n  Schedules  ${formatCount(stack.rearmed)} armed again (runs missed while stopped are not replayed; kt export schedule run --at backfills)` : ''}${config.fault ? `\n  Faults     part uploads fail after ${config.fault.afterParts} part(s)${config.fault.times === undefined ? '' : `, ${config.fault.times} time(s)`} (KT_FAULT_AFTER_PARTS)` : ''}${retentionLine(config.artifactRetention)}
 
 Point the kt CLI at it (tutorial Step 1), in another shell:
 

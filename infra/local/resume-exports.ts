@@ -12,6 +12,11 @@ export async function resumeUnfinishedExports(jobs: ExportJobStore, workflow: Wo
   do {
     const page = await jobs.listJobs({ limit: 100, ...(cursor === undefined ? {} : { cursor }) });
     for (const job of page.jobs) {
+      // Stopped between Finalize and the outcome of its delivery: run Deliver again.
+      if (job.status === 'completed' && job.delivery?.status === 'pending' && workflow.redeliverExport) {
+        await workflow.redeliverExport(job.id, `${job.id}-redeliver-${Date.now()}`);
+        continue;
+      }
       if (isTerminal(job.status)) continue;
       await workflow.startExport(job.id);
       resumed += 1;

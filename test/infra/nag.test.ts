@@ -33,9 +33,9 @@ describe('cdk-nag AwsSolutions on the real app', () => {
       rmSync(assembly.directory, { recursive: true, force: true });
   });
 
-  it('bundles every handler (api, authorizer, five workflow steps) as ESM with source maps', () => {
+  it('bundles every handler (api, authorizer, six workflow steps) as ESM with source maps', () => {
     const assetDirs = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-    expect(assetDirs).toHaveLength(7);
+    expect(assetDirs).toHaveLength(8);
     for (const dir of assetDirs) {
       expect(readdirSync(path.join(assembly.directory, dir)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
     }
@@ -88,6 +88,18 @@ describe('cdk-nag AwsSolutions with S3 Object Lock on the artifact bucket', () =
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     new KeeptrustsExportStack(app, STACK_ID, {
       data: { artifactRetention: { mode: 'COMPLIANCE', days: 2555 } },
+    });
+    const report = addNagChecks(app).validateScope(app);
+    expect(report.violations.map((violation) => violation.ruleName)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+});
+
+describe('cdk-nag AwsSolutions with delivery buckets allowed', () => {
+  it('reports no findings: each bucket-object wildcard of Deliver is acknowledged with its reason', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    new KeeptrustsExportStack(app, STACK_ID, {
+      data: { deliveryBuckets: [{ bucket: 'compliance-artifacts', account: '111122223333' }] },
     });
     const report = addNagChecks(app).validateScope(app);
     expect(report.violations.map((violation) => violation.ruleName)).toEqual([]);

@@ -259,7 +259,7 @@ describe('KeeptrustsExportStack', () => {
   });
 
   describe('Lambda functions', () => {
-    it('are exactly the api, authorizer and five workflow step functions (no hidden helper functions)', () => {
+    it('are exactly the api, authorizer and six workflow step functions (no hidden helper functions)', () => {
       const descriptions = resources('AWS::Lambda::Function').map(([, fn]) =>
         String(fn.Properties.Description),
       );
@@ -267,7 +267,7 @@ describe('KeeptrustsExportStack', () => {
         [
           'Keeptrusts Export: API token authorizer',
           'Keeptrusts Export: HTTP API (/v1 router)',
-          ...['Prepare', 'ExportPage', 'Finalize', 'RecordAudit', 'MarkFailed'].map(
+          ...['Prepare', 'ExportPage', 'Finalize', 'Deliver', 'RecordAudit', 'MarkFailed'].map(
             (step) => `Keeptrusts Export: workflow step ${step}`,
           ),
         ].sort(),
@@ -297,7 +297,7 @@ describe('KeeptrustsExportStack', () => {
 
     it('log to groups with a retention', () => {
       const groups = resources('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(9); // seven functions + API access logs + state machine
+      expect(groups).toHaveLength(10); // eight functions + API access logs + state machine
       for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(365);
     });
   });
@@ -427,6 +427,7 @@ describe('KeeptrustsExportStack', () => {
       const sign = holdersOf('kms:Sign');
       expect(sign.roles).toEqual([
         'HTTP API (/v1 router)',
+        'workflow step Deliver',
         'workflow step Finalize',
         'workflow step MarkFailed',
         'workflow step RecordAudit',

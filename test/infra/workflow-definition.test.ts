@@ -34,7 +34,9 @@ type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenera
 type Definition = { StartAt: string; States: Record<string, State>; [key: string]: unknown };
 
 const TASKS = Object.values(WORKFLOW_STATE_NAMES);
-const CAUGHT = TASKS.filter((name) => name !== WORKFLOW_STATE_NAMES.markFailed);
+const CAUGHT = TASKS.filter(
+  (name) => name !== WORKFLOW_STATE_NAMES.markFailed && name !== WORKFLOW_STATE_NAMES.deliver,
+);
 
 describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => {
   let definition: Definition;
@@ -75,10 +77,12 @@ describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => 
 
   it('has exactly the designed states and transitions', () => {
     const { States: states } = definition;
-    expect(definition.StartAt).toBe('Prepare');
+    expect(definition.StartAt).toBe('Redeliver?');
     expect(Object.keys(states).sort()).toEqual(
       [
+        'Redeliver?',
         'AllEventsWritten?',
+        'Deliver',
         'ExportPage',
         'Failed',
         'Finalize',
@@ -88,6 +92,20 @@ describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => 
         'Succeeded',
       ].sort(),
     );
+    expect(states['Redeliver?']).toEqual({
+      Type: 'Choice',
+      Comment: expect.any(String),
+      Choices: [
+        {
+          And: [
+            { Variable: '$.redeliver', IsPresent: true },
+            { Variable: '$.redeliver', BooleanEquals: true },
+          ],
+          Next: 'Deliver',
+        },
+      ],
+      Default: 'Prepare',
+    });
     expect(states.Prepare).toMatchObject({ Type: 'Task', Next: 'ExportPage' });
     expect(states.ExportPage).toMatchObject({ Type: 'Task', Next: 'AllEventsWritten?' });
     expect(states['AllEventsWritten?']).toEqual({
@@ -96,7 +114,8 @@ describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => 
       Choices: [{ Variable: '$.done', BooleanEquals: true, Next: 'Finalize' }],
       Default: 'ExportPage',
     });
-    expect(states.Finalize).toMatchObject({ Type: 'Task', Next: 'RecordAudit' });
+    expect(states.Finalize).toMatchObject({ Type: 'Task', Next: 'Deliver' });
+    expect(states.Deliver).toMatchObject({ Type: 'Task', Next: 'RecordAudit' });
     expect(states.RecordAudit).toMatchObject({ Type: 'Task', Next: 'Succeeded' });
     expect(states.Succeeded).toEqual({ Type: 'Succeed' });
     expect(states.MarkFailed).toMatchObject({ Type: 'Task', Next: 'Failed' });
@@ -154,12 +173,19 @@ describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => 
   });
 
   it('catches everything on the four main tasks into MarkFailed with the failure in $.failure', () => {
+    expect(CAUGHT).toEqual(['Prepare', 'ExportPage', 'Finalize', 'RecordAudit']);
     for (const name of CAUGHT) {
       expect(definition.States[name]!.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'MarkFailed' },
       ]);
     }
     expect(definition.States.MarkFailed!.Catch).toBeUndefined();
+  });
+
+  it('catches everything on Deliver into RecordAudit with the failure in $.deliveryFailure: a delivery never fails the export', () => {
+    expect(definition.States.Deliver!.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.deliveryFailure', Next: 'RecordAudit' },
+    ]);
   });
 });
 
@@ -184,6 +210,7 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
         return { exportId: input.exportId, done: pages >= 3 };
       },
       finalize: async (input) => ({ exportId: input.exportId }),
+      deliver: async (input) => ({ exportId: input.exportId }),
       recordAudit: async (input) => ({ exportId: input.exportId }),
       markFailed: async (input) => ({ exportId: input.exportId }),
     };
@@ -203,9 +230,12 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
     return { calls, handlers, states: () => calls.map((call) => call.state) };
   };
 
-  const run = async (taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<never>>) => {
+  const run = async (
+    taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<never>>,
+    input: { exportId: string; redeliver?: boolean } = { exportId },
+  ) => {
     const execution = machine.run(
-      { exportId },
+      input,
       {
         overrides: {
           taskResourceLocalHandlers,
@@ -235,10 +265,37 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
       'ExportPage',
       'ExportPage',
       'Finalize',
+      'Deliver',
       'RecordAudit',
     ]);
     expect(calls[0]!.input).toEqual({ exportId });
-    expect(calls.at(-2)!.input).toEqual({ exportId, done: true });
+    expect(calls.at(-3)!.input).toEqual({ exportId, done: true });
+  });
+
+  it('runs only Deliver and RecordAudit for a redelivery', async () => {
+    const { handlers, states, calls } = steps();
+    const { output, error } = await run(handlers, { exportId, redeliver: true });
+    expect(error).toBeUndefined();
+    expect(output).toEqual({ exportId });
+    expect(states()).toEqual(['Deliver', 'RecordAudit']);
+    expect(calls[0]!.input).toEqual({ exportId, redeliver: true });
+  });
+
+  it('retries a persistent DependencyError on Deliver, then hands it to RecordAudit and succeeds', async () => {
+    const { handlers, states, calls } = steps({
+      deliver: async () => {
+        throw new DependencyError('S3 is unavailable');
+      },
+    });
+    const { output, error } = await run(handlers);
+    expect(error).toBeUndefined();
+    expect(output).toEqual({ exportId });
+    expect(states().slice(-5)).toEqual(['Deliver', 'Deliver', 'Deliver', 'Deliver', 'RecordAudit']);
+    expect(calls.at(-1)!.input).toEqual({
+      exportId,
+      deliveryFailure: { Error: 'DependencyError', Cause: 'S3 is unavailable' },
+    });
+    expect(states()).not.toContain('MarkFailed');
   });
 
   it('retries a DependencyError thrown once by ExportPage, and the run succeeds', async () => {
@@ -255,7 +312,7 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
     const { output, error, events } = await run(handlers);
     expect(error).toBeUndefined();
     expect(output).toEqual({ exportId });
-    expect(states()).toEqual(['Prepare', 'ExportPage', 'ExportPage', 'Finalize', 'RecordAudit']);
+    expect(states()).toEqual(['Prepare', 'ExportPage', 'ExportPage', 'Finalize', 'Deliver', 'RecordAudit']);
     const retried = events.filter((event) => event.type === 'StateRetried');
     expect(retried).toHaveLength(1);
     expect(retried[0]).toMatchObject({

@@ -160,7 +160,7 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       }
     });
 
-    it('may invoke only the five step functions, and log and trace; nothing on the data', () => {
+    it('may invoke only the six step functions, and log and trace; nothing on the data', () => {
       const role = logicalId(stack.workflow.stateMachine.role as never);
       const permissions = permissionsOf(role);
       const invoked = Object.entries(permissions).filter(([, actions]) =>
@@ -192,13 +192,13 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
   describe('step functions', () => {
     const fnOf = (step: WorkflowStep) => template.toJSON().Resources[functionId(step)] as Resource;
 
-    it('are five, one per step, each with its own role and log group', () => {
+    it('are six, one per step, each with its own role and log group', () => {
       const roles = new Set(WORKFLOW_STEPS.map((step) => roleId(step)));
       const groups = new Set(
         WORKFLOW_STEPS.map((step) => logicalId(stack.workflow.functions[step].logGroup)),
       );
-      expect(roles.size).toBe(5);
-      expect(groups.size).toBe(5);
+      expect(roles.size).toBe(6);
+      expect(groups.size).toBe(6);
       for (const step of WORKFLOW_STEPS) {
         expect(fnOf(step).Properties).toMatchObject({
           Description: `Keeptrusts Export: workflow step ${WORKFLOW_STATE_NAMES[step]}`,
@@ -213,7 +213,7 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
     });
 
     it('get the table and bucket names, as RuntimeConfig requires, and nothing else of ours', () => {
-      const signs = new Set<WorkflowStep>(['finalize', 'recordAudit', 'markFailed']);
+      const signs = new Set<WorkflowStep>(['finalize', 'deliver', 'recordAudit', 'markFailed']);
       for (const step of WORKFLOW_STEPS) {
         expect((fnOf(step).Properties.Environment as { Variables: unknown }).Variables).toEqual({
           EVENTS_TABLE: { Ref: logicalId(stack.data.eventsTable) },
@@ -238,6 +238,8 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
         expect(fnOf(step).Properties.Timeout).toBe(WORKFLOW_FUNCTION_TIMEOUTS[step].toSeconds());
       }
       expect(fnOf('exportPage').Properties).toMatchObject({ MemorySize: 1024, Timeout: 900 });
+      // Deliver streams the artifact through one 8 MiB part at a time.
+      expect(fnOf('deliver').Properties).toMatchObject({ MemorySize: 512, Timeout: 900 });
     });
   });
 
@@ -279,6 +281,21 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
           ...signs,
         },
       ],
+      // Deliver reads the artifact and manifest and appends its outcome to the audit trail; with no
+      // delivery buckets allowed (this stack) it may write to no bucket at all.
+      [
+        'deliver',
+        {
+          control: TABLE_READ_WRITE,
+          objects: ['s3:GetObject'],
+          bucket: ['s3:ListBucket'],
+          checkpoints: ['s3:PutObject'],
+          key: KEY_READ_WRITE,
+          '*': XRAY,
+          logs: writer.logs,
+          ...signs,
+        },
+      ],
       ['markFailed', { ...writer, ...signs }],
     ] as const)('%s holds exactly its grants', (step, expected) => {
       expect(permissionsOf(roleId(step))).toEqual(expected);
@@ -303,13 +320,13 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       ]);
     });
 
-    it('no step function may delete artifacts or start executions; only Finalize reads artifacts', () => {
+    it('no step function may delete artifacts or start executions; only Finalize and Deliver read artifacts', () => {
       for (const step of WORKFLOW_STEPS) {
         const actions = Object.values(permissionsOf(roleId(step))).flat();
         for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 'states:StartExecution']) {
           expect(actions).not.toContain(action);
         }
-        if (step !== 'finalize') {
+        if (step !== 'finalize' && step !== 'deliver') {
           expect(actions).not.toContain('s3:GetObject');
           expect(actions).not.toContain('s3:ListBucket');
         }
@@ -358,5 +375,67 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
 
   it('outputs the state machine ARN', () => {
     template.hasOutput('StateMachineArn', { Value: { Ref: stateMachineId() } });
+  });
+
+  describe('with delivery buckets allowed (deliveryBuckets)', () => {
+    const BUCKETS = [
+      { bucket: 'compliance-artifacts', account: '111122223333', region: 'us-east-1' },
+      { bucket: 'audit-drop', account: '444455556666' },
+    ];
+    let delivering: KeeptrustsExportStack;
+    let deliveringTemplate: Template;
+
+    beforeAll(() => {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      delivering = new KeeptrustsExportStack(app, 'Delivering', { data: { deliveryBuckets: BUCKETS } });
+      deliveringTemplate = Template.fromStack(delivering);
+    });
+
+    const statementsNaming = (bucket: string): { role: string; statement: Statement & { Condition?: unknown } }[] => {
+      const out: { role: string; statement: Statement & { Condition?: unknown } }[] = [];
+      for (const policy of Object.values(deliveringTemplate.findResources('AWS::IAM::Policy')) as Resource[]) {
+        const doc = policy.Properties.PolicyDocument as { Statement: (Statement & { Condition?: unknown })[] };
+        for (const statement of doc.Statement) {
+          if (JSON.stringify(statement.Resource).includes(`:::${bucket}`)) {
+            for (const role of policy.Properties.Roles as { Ref: string }[]) out.push({ role: role.Ref, statement });
+          }
+        }
+      }
+      return out;
+    };
+
+    it('lets Deliver alone put objects into each bucket, only while its listed account owns it', () => {
+      const deliverRole = delivering.resolve(
+        (delivering.workflow.functions.deliver.role.node.defaultChild as unknown as { logicalId: string }).logicalId,
+      ) as string;
+      for (const { bucket, account } of BUCKETS) {
+        expect(statementsNaming(bucket)).toEqual([
+          {
+            role: deliverRole,
+            statement: {
+              Effect: 'Allow',
+              Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
+              Resource: `arn:aws:s3:::${bucket}/*`,
+              Condition: { StringEquals: { 's3:ResourceAccount': account } },
+            },
+          },
+        ]);
+      }
+    });
+
+    it('gives every function the allow-list as DELIVERY_BUCKETS (the API checks requests against it)', () => {
+      const variables = (fn: { node: { defaultChild?: unknown } }) =>
+        (
+          deliveringTemplate.toJSON().Resources[
+            delivering.resolve((fn.node.defaultChild as { logicalId: string }).logicalId) as string
+          ] as Resource
+        ).Properties.Environment as { Variables: Record<string, unknown> };
+      expect(JSON.parse(String(variables(delivering.api.apiFunction.function).Variables.DELIVERY_BUCKETS))).toEqual(
+        BUCKETS,
+      );
+      expect(
+        JSON.parse(String(variables(delivering.workflow.functions.deliver.function).Variables.DELIVERY_BUCKETS)),
+      ).toEqual(BUCKETS);
+    });
   });
 });

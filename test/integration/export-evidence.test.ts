@@ -10,6 +10,7 @@ import type { ExportJob } from '../../functions/core/export/export-job.ts';
 import { createExport } from '../../functions/core/export/operations/create-export.ts';
 import type { EventStore } from '../../functions/core/ports.ts';
 import { handler as exportPage } from '../../functions/handlers/workflow/export-page.ts';
+import { handler as deliver } from '../../functions/handlers/workflow/deliver.ts';
 import { handler as finalize } from '../../functions/handlers/workflow/finalize.ts';
 import { handler as markFailed } from '../../functions/handlers/workflow/mark-failed.ts';
 import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts';
@@ -50,7 +51,7 @@ async function runExport(world: Adapters, body: Record<string, unknown>): Promis
   const id = `exp_${String(seq++).padStart(20, "0")}`;
   const runner = new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
-    handlers: { prepare, exportPage, finalize, recordAudit, markFailed },
+    handlers: { prepare, exportPage, finalize, deliver, recordAudit, markFailed },
     retryIntervalOverrides: NO_WAIT,
   });
   useAdapters(world);

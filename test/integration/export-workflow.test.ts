@@ -13,6 +13,7 @@ import { finalizeExport } from '../../functions/core/export/workflow/finalize-ex
 import { prepareExport } from '../../functions/core/export/workflow/prepare-export.ts';
 import type { ArtifactStore } from '../../functions/core/ports.ts';
 import { handler as exportPageHandler } from '../../functions/handlers/workflow/export-page.ts';
+import { handler as deliver } from '../../functions/handlers/workflow/deliver.ts';
 import { handler as finalize } from '../../functions/handlers/workflow/finalize.ts';
 import { handler as markFailed } from '../../functions/handlers/workflow/mark-failed.ts';
 import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts';
@@ -71,7 +72,7 @@ function countingParts(store: ArtifactStore, counter: { parts: number }): Artifa
 function newRunner(): LocalWorkflowRunner {
   return new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
-    handlers: { prepare, exportPage: exportPageHandler, finalize, recordAudit, markFailed },
+    handlers: { prepare, exportPage: exportPageHandler, finalize, deliver, recordAudit, markFailed },
     retryIntervalOverrides: NO_WAIT,
   });
 }

@@ -31,7 +31,12 @@ beforeAll(async () => {
   writeFileSync(keyFile, KEY.publicKeyPem);
   const events: DecisionEvent[] = [
     ...awkwardEvents(),
-    ...generateDemoEvents({ count: 2_000, from: new Date('2026-04-16T00:00:02Z'), to: new Date('2026-04-23T23:59:59Z'), seed: 'doc' }),
+    ...generateDemoEvents({
+      count: 2_000,
+      from: new Date('2026-04-16T00:00:02Z'),
+      to: new Date('2026-04-23T23:59:59Z'),
+      seed: 'doc',
+    }),
   ];
   json = await writeEvidence(dir, 'compliance-report.json', events, { id: ID, format: 'json', key: KEY });
   csv = await writeEvidence(dir, 'pii-audit.csv', events, { id: ID, format: 'csv', key: KEY });
@@ -74,7 +79,9 @@ test.each(['json', 'csv'])('the whole procedure passes an untouched %s export', 
 });
 
 test('one flipped byte fails the SHA-256 and the records digest', async () => {
-  const file = tamperedFile(json, 'flipped.json', (text) => text.replace('"model":"gpt-4o"', '"model":"gpt-4p"'));
+  const file = tamperedFile(json, 'flipped.json', (text) =>
+    text.replace('"model":"gpt-4o"', '"model":"gpt-4p"'),
+  );
   const sha = await runProcedure(sizeAndSha, filesOf(json, { file }));
   expect(sha.code).not.toBe(0);
   expect(sha.stdout).toContain(`${file}: FAILED`);
@@ -94,7 +101,9 @@ test('a removed CSV row fails the size, the SHA-256, the count', async () => {
   expect(size.stderr).toContain('size MISMATCH');
   const count = await runProcedure(records, filesOf(csv, { file }));
   expect(count.code).not.toBe(0);
-  expect(count.stderr).toContain(`AssertionError: the file holds ${csv.manifest.records - 1} records, the manifest says ${csv.manifest.records}`);
+  expect(count.stderr).toContain(
+    `AssertionError: the file holds ${csv.manifest.records - 1} records, the manifest says ${csv.manifest.records}`,
+  );
 });
 
 test('two JSON events swapped keep the size and count but fail the SHA-256 and the records digest', async () => {
@@ -128,11 +137,17 @@ test('an edited manifest, or one signed by another key, fails the signature', as
 });
 
 test('the manifest of another export fails the size, SHA-256 and export id', async () => {
-  const other = await writeEvidence(dir, 'other.json', [], { id: 'exp_01jq8m3k7b5x9c2d4f6j', format: 'json', key: KEY });
+  const other = await writeEvidence(dir, 'other.json', [], {
+    id: 'exp_01jq8m3k7b5x9c2d4f6j',
+    format: 'json',
+    key: KEY,
+  });
   const files = filesOf(json, { manifest: other.manifestPath });
   expect((await runProcedure(sizeAndSha, files)).code).not.toBe(0);
   const exportId = await runProcedure(records, files);
   expect(exportId.code).not.toBe(0);
-  expect(exportId.stderr).toContain(`AssertionError: export.id is ${ID}, the manifest says exp_01jq8m3k7b5x9c2d4f6j`);
+  expect(exportId.stderr).toContain(
+    `AssertionError: export.id is ${ID}, the manifest says exp_01jq8m3k7b5x9c2d4f6j`,
+  );
   expect(readFileSync(other.artifact, 'utf8')).toContain('"events":[],');
 });

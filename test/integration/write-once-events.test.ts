@@ -9,6 +9,7 @@ import { eventIdRecord } from '../../functions/core/events/event-identity.ts';
 import type { EventFilter } from '../../functions/core/events/event-filter.ts';
 import type { IngestResult } from '../../functions/core/events/ingest.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
+import { validEvent } from '../support/decision-events.ts';
 
 /**
  * Decision events are write-once by id, tried through the local stack's HTTP front with the real
@@ -29,18 +30,7 @@ describe('write-once decision events over the local stack', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const event = (id: string, overrides: Partial<DecisionEvent> = {}): DecisionEvent => ({
-    id,
-    timestamp: '2026-04-20T09:15:32Z',
-    model: 'gpt-4o-mini',
-    policy: 'pii-redaction',
-    action: 'redact',
-    result: 'modified',
-    tokens: 98,
-    latency_ms: 312,
-    team: 'engineering',
-    ...overrides,
-  });
+  const event = (id: string, overrides: Partial<DecisionEvent> = {}): DecisionEvent => validEvent({ id, ...overrides });
 
   const post = async (events: unknown[], token = stack.admin.token) => {
     const response = await fetch(`${stack.apiUrl}/v1/events`, {

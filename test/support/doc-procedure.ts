@@ -17,6 +17,10 @@ export function procedureBlocks(doc = VERIFYING_EVIDENCE_DOC): string[] {
   return [...readFileSync(doc, 'utf8').matchAll(MARKED_BLOCK)].map((match) => match[1]!);
 }
 
+/** What the procedure needs besides bash; a machine without one fails saying which. */
+const TOOLS = ['jq', 'openssl', 'python3', 'sha256sum'];
+const REQUIRE_TOOLS = `for tool in ${TOOLS.join(' ')}; do command -v "$tool" >/dev/null || { echo "the procedure needs $tool, which is not installed" >&2; exit 127; }; done`;
+
 export interface EvidenceFiles {
   /** The directory the blocks run in (they write signed.json and signature.der there). */
   readonly cwd: string;
@@ -30,7 +34,7 @@ export function runProcedure(script: string, files: EvidenceFiles): Promise<RunR
   // LC_ALL=C: the procedure must not depend on the auditor's locale for UTF-8 text.
   return run(
     'bash',
-    ['-euo', 'pipefail', '-c', `cd "$EVIDENCE_DIR"\n${script}`],
+    ['-euo', 'pipefail', '-c', `${REQUIRE_TOOLS}\ncd "$EVIDENCE_DIR"\n${script}`],
     { EVIDENCE_DIR: files.cwd, FILE: files.file, MANIFEST: files.manifest, KEY: files.key, LC_ALL: 'C' },
     60_000,
   );

@@ -48,11 +48,52 @@ export function testKey(keyId: string): TestKey {
 export function awkwardEvents(): DecisionEvent[] {
   const base = { timestamp: '2026-04-16T00:00:01Z', team: 'engineering', tokens: 5, latency_ms: 12 };
   return [
-    { ...base, id: 'evt_formula', model: '=cmd|\' /C calc\'!A0', policy: '+sum', action: '-redact', result: '@home' },
-    { ...base, id: 'evt_quoted', model: "'=already", policy: "''+twice", action: 'say "hi", ok', result: 'a,b' },
-    { ...base, id: 'evt_unicode', model: '模型 ✓ é 😀', policy: 'pii-redaction', action: 'allow', result: 'passed', latency_ms: 0.00001 },
-    { ...base, id: 'evt_tiny', model: 'gpt-4o', policy: 'p', action: 'allow', result: 'passed', latency_ms: 1e-7, tokens: 0 },
-    { ...base, id: 'evt_extra', model: 'gpt-4o', policy: 'p', action: 'allow', result: 'passed', latency_ms: 312.5, '7': 'x', gateway: { region: 'eu' } },
+    {
+      ...base,
+      id: 'evt_formula',
+      model: "=cmd|' /C calc'!A0",
+      policy: '+sum',
+      action: '-redact',
+      result: '@home',
+    },
+    {
+      ...base,
+      id: 'evt_quoted',
+      model: "'=already",
+      policy: "''+twice",
+      action: 'say "hi", ok',
+      result: 'a,b',
+    },
+    {
+      ...base,
+      id: 'evt_unicode',
+      model: '模型 ✓ é 😀',
+      policy: 'pii-redaction',
+      action: 'allow',
+      result: 'passed',
+      latency_ms: 0.00001,
+    },
+    {
+      ...base,
+      id: 'evt_tiny',
+      model: 'gpt-4o',
+      policy: 'p',
+      action: 'allow',
+      result: 'passed',
+      latency_ms: 1e-7,
+      tokens: 0,
+    },
+    {
+      ...base,
+      id: 'evt_extra',
+      model: 'gpt-4o',
+      policy: 'p',
+      action: 'allow',
+      result: 'passed',
+      latency_ms: 312.5,
+      '7': 'x',
+      gateway: { region: 'eu' },
+    },
   ] as DecisionEvent[];
 }
 
@@ -81,7 +122,9 @@ export async function writeEvidence(
   const digest = new RecordsDigest();
   const parts = [encoder.header(meta)];
   events.forEach((event, index) => {
-    parts.push(encoder.encode({ sortKey: `${event.timestamp}#${event.id}`, json: canonicalEventJson(event) }, index));
+    parts.push(
+      encoder.encode({ sortKey: `${event.timestamp}#${event.id}`, json: canonicalEventJson(event) }, index),
+    );
     digest.add(event);
   });
   parts.push(encoder.trailer(meta, events.length));

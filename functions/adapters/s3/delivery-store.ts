@@ -8,6 +8,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { DependencyError } from '../../core/errors.ts';
+import { isRetryable } from '../aws-call.ts';
 import { DeliveryRefusedError } from '../../core/export/delivery.ts';
 import type { DeliveryDestination, DeliveryStore } from '../../core/ports.ts';
 import { contentMd5 } from './content-md5.ts';
@@ -173,12 +174,13 @@ class PartWriter {
 }
 
 /**
- * A 4xx other than a timeout or throttling: the bucket is missing, refuses us, belongs to another
- * account or lives in another region. Retrying the same request cannot succeed.
+ * A 3xx or 4xx that is not a timeout or throttling (aws-call's isRetryable): the bucket is
+ * missing, refuses us, belongs to another account or lives in another region. Retrying the same
+ * request cannot succeed, so it is recorded at once instead of retried by the state machine.
  */
 function isPermanent(error: unknown): boolean {
   const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-  if (status === undefined) return false;
+  if (status === undefined || isRetryable(error)) return false;
   return status >= 300 && status < 500 && status !== 408 && status !== 429;
 }
 

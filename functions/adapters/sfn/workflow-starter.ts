@@ -27,4 +27,18 @@ export class StepFunctionsWorkflowStarter implements WorkflowStarter {
       throw new DependencyError(`Starting the export workflow for ${exportId} failed.`, { cause: error });
     }
   }
+
+  async redeliverExport(exportId: string, executionName: string): Promise<void> {
+    try {
+      await this.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: executionName,
+          input: JSON.stringify({ exportId, redeliver: true }),
+        }),
+      );
+    } catch (error) {
+      throw new DependencyError(`Starting the redelivery of ${exportId} failed.`, { cause: error });
+    }
+  }
 }

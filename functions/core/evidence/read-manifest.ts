@@ -19,9 +19,12 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 type Rule = (value: unknown) => string | undefined;
 
-const text: Rule = (value) => (typeof value === 'string' && value !== '' ? undefined : 'is not a non-empty string');
+const text: Rule = (value) =>
+  typeof value === 'string' && value !== '' ? undefined : 'is not a non-empty string';
 const count: Rule = (value) =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? undefined : 'is not a whole number ≥ 0';
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? undefined
+    : 'is not a whole number ≥ 0';
 const sha256: Rule = (value) =>
   typeof value === 'string' && SHA256_HEX.test(value) ? undefined : 'is not a lowercase hex SHA-256';
 const exactly =

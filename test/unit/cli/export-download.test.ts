@@ -66,7 +66,11 @@ function serve(
   };
   api.route(`GET /v1/exports/${ID}/download`, (_req, res) => sendJson(res, 200, link));
   api.route(`GET /v1/exports/${ID}/manifest`, (_req, res) =>
-    sendJson(res, 200, manifestView({ bytes: link.bytes as number, sha256: link.sha256 as string }, manifest)),
+    sendJson(
+      res,
+      200,
+      manifestView({ bytes: link.bytes as number, sha256: link.sha256 as string }, manifest),
+    ),
   );
   api.route(`GET ${ARTIFACT_PATH}`, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -243,7 +247,11 @@ describe('kt export download: the signed manifest beside the file', () => {
     expect(api.seen.some((r) => r.url.endsWith('/manifest'))).toBe(false);
 
     const json = exportContext(api.url, 'json');
-    await downloadExport(json.context, json.globals, { id: ID, output: join(workDir, 'r2.json'), manifest: false });
+    await downloadExport(json.context, json.globals, {
+      id: ID,
+      output: join(workDir, 'r2.json'),
+      manifest: false,
+    });
     expect(Object.keys(JSON.parse(json.io.out()))).toEqual(['id', 'path', 'bytes', 'sha256']);
   });
 
@@ -298,11 +306,35 @@ describe('kt export download: the signed manifest beside the file', () => {
     expect(filesIn()).toEqual([]);
   });
 
+  it('saves nothing when the export has no manifest, pointing at --no-manifest', async () => {
+    serve(ARTIFACT);
+    api.route(`GET /v1/exports/${ID}/manifest`, (_req, res) =>
+      problem(res, 409, {
+        title: 'Conflict',
+        detail: `Export ${ID} is completed; only a completed export has a manifest.`,
+      }),
+    );
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(
+      downloadExport(context, globals, { id: ID, output: join(workDir, 'r.json') }),
+    );
+    expect(exitCodeFor(error)).toBe(1);
+    expect(error.message).toBe(
+      `cannot get the manifest of ${ID} (Export ${ID} is completed; only a completed export has a manifest.); ` +
+        'nothing was written. Pass --no-manifest to download the file without it',
+    );
+    expect(filesIn()).toEqual([]);
+  });
+
   it('saves nothing when the API sends another export’s manifest', async () => {
     serve(ARTIFACT, {}, { exportId: 'exp_01jq8m3k7b5x9c2d4f6j' });
     const { context, globals } = exportContext(api.url);
-    const error = await rejection(downloadExport(context, globals, { id: ID, output: join(workDir, 'r.json') }));
-    expect(error.message).toBe(`the API sent the manifest of exp_01jq8m3k7b5x9c2d4f6j for ${ID}; nothing was written`);
+    const error = await rejection(
+      downloadExport(context, globals, { id: ID, output: join(workDir, 'r.json') }),
+    );
+    expect(error.message).toBe(
+      `the API sent the manifest of exp_01jq8m3k7b5x9c2d4f6j for ${ID}; nothing was written`,
+    );
     expect(filesIn()).toEqual([]);
   });
 });

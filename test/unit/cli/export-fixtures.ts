@@ -35,7 +35,10 @@ export function jobView(overrides: Record<string, unknown> = {}): Record<string,
  * A manifest as GET /v1/exports/{id}/manifest returns it, describing an artifact of these bytes.
  * Its signature is well-formed base64 but signs nothing: download checks shapes and digests only.
  */
-export function manifestView(artifact: { bytes: number; sha256: string }, overrides: Record<string, unknown> = {}) {
+export function manifestView(
+  artifact: { bytes: number; sha256: string },
+  overrides: Record<string, unknown> = {},
+) {
   return {
     schema: 'keeptrusts.export-manifest/1',
     exportId: ID,

@@ -1,6 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type RunResult, runKt } from '../../support/processes.ts';
-import { type FakeApi, ID, jobView, manifestView, sendJson, sha256, startFakeApi, TOKEN } from './export-fixtures.ts';
+import {
+  type FakeApi,
+  ID,
+  jobView,
+  manifestView,
+  sendJson,
+  sha256,
+  startFakeApi,
+  TOKEN,
+} from './export-fixtures.ts';
 import { tempDir } from './helpers.ts';
 
 /**
@@ -202,7 +211,9 @@ describe('kt export against an API', () => {
         `✓ Saved manifest to ${target}.manifest.json (verify both with: kt export verify --file ${target})\n`,
     );
     expect(readFileSync(target, 'utf8')).toBe(artifact);
-    expect(JSON.parse(readFileSync(`${target}.manifest.json`, 'utf8')).artifact.sha256).toBe(sha256(artifact));
+    expect(JSON.parse(readFileSync(`${target}.manifest.json`, 'utf8')).artifact.sha256).toBe(
+      sha256(artifact),
+    );
   });
 
   it.concurrent('downloads the file alone with --no-manifest', async () => {

@@ -59,7 +59,10 @@ function offline(outputFormat: 'human' | 'json' = 'human') {
   return { io, context, globals };
 }
 
-async function verifyOffline(flags: { file: string; manifest?: string }, outputFormat: 'human' | 'json' = 'human') {
+async function verifyOffline(
+  flags: { file: string; manifest?: string },
+  outputFormat: 'human' | 'json' = 'human',
+) {
   const { io, context, globals } = offline(outputFormat);
   let error: Error | undefined;
   try {
@@ -81,7 +84,11 @@ async function failedChecks(flags: { file: string; manifest?: string }): Promise
 }
 
 /** A copy of an evidence pair under a new name, with the artifact's bytes changed by `edit`. */
-function tampered(pair: EvidencePair, name: string, edit: (bytes: Buffer) => Buffer): { file: string; manifest: string } {
+function tampered(
+  pair: EvidencePair,
+  name: string,
+  edit: (bytes: Buffer) => Buffer,
+): { file: string; manifest: string } {
   const file = dir.write(name, '');
   writeFileSync(file, edit(Buffer.from(pair.bytes)));
   return { file, manifest: pair.manifestPath };
@@ -139,6 +146,18 @@ describe('kt export verify on untouched evidence', () => {
       actual: csv.manifest.artifact.sha256,
     });
     expect(out.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('shows a progress bar while it reads records on a terminal, and only there', async () => {
+    const io = memoryIo({}, true);
+    const context: CliContext = { io, version: 'test', secrets: new Set() };
+    await verifyEvidence(context, { outputFormat: 'human' }, { file: json.artifact, publicKey: keyFile });
+    expect(io.err()).toContain('Reading records');
+    expect(io.out().trimEnd().split('\n').at(-1)).toBe('✓ Evidence verified');
+    // Not a terminal (every other test here): stderr stays empty.
+    const quiet = offline();
+    await verifyEvidence(quiet.context, quiet.globals, { file: csv.artifact, publicKey: keyFile });
+    expect(quiet.io.err()).toBe('');
   });
 
   it('verifies an export of no records', async () => {
@@ -236,7 +255,9 @@ describe('kt export verify on tampered evidence', () => {
       return Buffer.from(text.join('\n'));
     });
     const { lines } = await verifyOffline(copy);
-    expect(lines).toContain('✗ Format: not a valid csv export: line 4: a quote inside a cell that is not quoted');
+    expect(lines).toContain(
+      '✗ Format: not a valid csv export: line 4: a quote inside a cell that is not quoted',
+    );
     expect(lines).toContain(
       `✗ Records digest: expected ${csv.manifest.recordsDigest.sha256}, got not computed: the file does not parse`,
     );
@@ -278,8 +299,18 @@ describe('kt export verify: files and keys', () => {
     api.route('GET /v1/keys', (_req, res) =>
       sendJson(res, 200, {
         keys: [
-          { keyId: OTHER_KEY.keyId, algorithm: 'ECDSA_P256_SHA256', publicKeyPem: OTHER_KEY.publicKeyPem, current: true },
-          { keyId: KEY.keyId, algorithm: 'ECDSA_P256_SHA256', publicKeyPem: KEY.publicKeyPem, current: false },
+          {
+            keyId: OTHER_KEY.keyId,
+            algorithm: 'ECDSA_P256_SHA256',
+            publicKeyPem: OTHER_KEY.publicKeyPem,
+            current: true,
+          },
+          {
+            keyId: KEY.keyId,
+            algorithm: 'ECDSA_P256_SHA256',
+            publicKeyPem: KEY.publicKeyPem,
+            current: false,
+          },
         ],
       }),
     );
@@ -293,7 +324,12 @@ describe('kt export verify: files and keys', () => {
     api.route('GET /v1/keys', (_req, res) =>
       sendJson(res, 200, {
         keys: [
-          { keyId: OTHER_KEY.keyId, algorithm: 'ECDSA_P256_SHA256', publicKeyPem: OTHER_KEY.publicKeyPem, current: true },
+          {
+            keyId: OTHER_KEY.keyId,
+            algorithm: 'ECDSA_P256_SHA256',
+            publicKeyPem: OTHER_KEY.publicKeyPem,
+            current: true,
+          },
         ],
       }),
     );
@@ -337,9 +373,14 @@ describe('kt export verify through the real kt binary', () => {
 
   it('exits 1 with the verdict on stdout and one error line when a check fails', async () => {
     const copy = tampered(csv, 'cli-removed.csv', (bytes) => bytes.subarray(0, bytes.length - 40));
-    const run = await runKt(['export', 'verify', '--file', copy.file, '--manifest', copy.manifest, '--public-key', keyFile], CLEAN);
+    const run = await runKt(
+      ['export', 'verify', '--file', copy.file, '--manifest', copy.manifest, '--public-key', keyFile],
+      CLEAN,
+    );
     expect(run.code).toBe(1);
     expect(run.stdout.trimEnd().split('\n').at(-1)).toMatch(/^✗ Evidence NOT verified: \d checks failed$/);
-    expect(run.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: .* is not verified evidence: \d checks failed$/)]);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^error: .* is not verified evidence: \d checks failed$/),
+    ]);
   });
 });

@@ -107,12 +107,12 @@ describe('parseExportRequest: the body', () => {
   });
 
   it('names each unknown top-level field', () => {
-    expect(issues({ ...valid, delivery: {}, Format: 'csv' })).toEqual([
+    expect(issues({ ...valid, Delivery: {}, Format: 'csv' })).toEqual([
       {
-        field: 'delivery',
-        rule: 'is not a known field; allowed fields are from, to, format, title, filters',
+        field: 'Delivery',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery',
       },
-      { field: 'Format', rule: 'is not a known field; allowed fields are from, to, format, title, filters' },
+      { field: 'Format', rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery' },
     ]);
   });
 
@@ -124,7 +124,7 @@ describe('parseExportRequest: the body', () => {
       { field: 'format', rule: 'is required' },
       {
         field: '__proto__',
-        rule: 'is not a known field; allowed fields are from, to, format, title, filters',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery',
       },
     ]);
   });
@@ -277,7 +277,7 @@ describe('parseExportRequest: every issue at once', () => {
       { field: 'filters.region', rule: 'is not a known filter; allowed filters are team, policy' },
       {
         field: 's3Bucket',
-        rule: 'is not a known field; allowed fields are from, to, format, title, filters',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery',
       },
     ]);
   });

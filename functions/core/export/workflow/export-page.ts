@@ -1,6 +1,6 @@
 import { ResumableSha256 } from '../../digest/resumable-sha256.ts';
 import { ConflictError } from '../../errors.ts';
-import { RecordsDigest } from '../../evidence/records-digest.ts';
+import { RecordsDigest, recordLineOfCanonical } from '../../evidence/records-digest.ts';
 import { encoderFor } from '../encoders.ts';
 import { eventFilterOf, exportMetadataOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
@@ -68,6 +68,8 @@ export async function exportPage(
   const metadata = exportMetadataOf(job);
   const digest = ResumableSha256.fromState(checkpoint.digest);
   const recordsDigest = new RecordsDigest(checkpoint.recordsDigest);
+  // The record lines of the events in the current part, hashed once the part is cut.
+  let recordLines: string[] = [];
   const buffers = [new PartBuffer(partBytes + PART_SLACK_BYTES), new PartBuffer(partBytes + PART_SLACK_BYTES)];
   let current = buffers[0]!;
   let records = checkpoint.records;
@@ -86,6 +88,8 @@ export async function exportPage(
   const cut = async (done: boolean) => {
     const body = current.bytes();
     digest.update(body);
+    recordsDigest.addLines(recordLines.join(''));
+    recordLines = [];
     bytesCut += body.length;
     const partNumber = nextPartNumber++;
     const reached = {
@@ -116,7 +120,7 @@ export async function exportPage(
     );
     for await (const event of stream) {
       current.append(encoder.encode(event, records));
-      recordsDigest.add(JSON.parse(event.json) as Record<string, unknown>);
+      recordLines.push(recordLineOfCanonical(event.json));
       records += 1;
       lastSortKey = event.sortKey;
       if (current.byteLength >= partThreshold(nextPartNumber, partBytes)) {
