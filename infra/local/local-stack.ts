@@ -24,6 +24,7 @@ import { withPartUploadFault } from './part-upload-fault.ts';
 import { resumeUnfinishedExports } from './resume-exports.ts';
 import { seedDemoEvents } from './seed-demo-events.ts';
 import { openLocalSigner } from './signing-key.ts';
+import { recordSigningKey } from '../../functions/core/evidence/record-signing-key.ts';
 import { renderExportWorkflowDefinition } from './workflow-definition.ts';
 
 export const LOCAL_RESOURCES = {
@@ -123,6 +124,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     // Stopped before the servers it writes to.
     started.push(() => workflow.stop());
 
+    await recordSigningKey({ audit: adapters.auditLog, publicKeys: adapters.publicKeys, now: () => new Date() }, 'local-stack');
     const admin = await ensureAdminToken(dir, adapters.tokenStore, config.adminToken);
     const seeded = await seedDemoEvents(
       dir,

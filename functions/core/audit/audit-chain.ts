@@ -26,6 +26,7 @@ export const AUDIT_ACTIONS = [
   'export.delivered',
   'export.delivery_failed',
   'event.conflict',
+  'key.created',
   'schedule.created',
   'schedule.deleted',
   'schedule.paused',

@@ -39,7 +39,11 @@ describe('records digest', () => {
   });
 
   it('is SHA-256 over the lines, whether added record by record or in chunks, and resumable', () => {
-    const events = [validEvent(), validEvent({ id: 'evt_b', tokens: 7 }), validEvent({ id: 'evt_c', model: 'モデル' })];
+    const events = [
+      validEvent(),
+      validEvent({ id: 'evt_b', tokens: 7 }),
+      validEvent({ id: 'evt_c', model: 'モデル' }),
+    ];
     const expected = createHash('sha256').update(events.map(recordLine).join(''), 'utf8').digest('hex');
     const oneByOne = new RecordsDigest();
     for (const event of events) oneByOne.add(event);
