@@ -11,9 +11,7 @@ const RETRYABLE_NAMES = new Set([
   'ThrottlingException',
   'RequestLimitExceeded',
   'InternalServerError',
-  'InternalServerException',
   'ServiceUnavailable',
-  'ServiceUnavailableException',
   'TimeoutError',
   'RequestTimeout',
 ]);

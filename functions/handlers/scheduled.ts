@@ -3,6 +3,7 @@ import { ValidationError } from '../core/errors.ts';
 import { isoUtcTimestamp } from '../core/events/decision-event.ts';
 import { fireSchedule } from '../core/schedules/schedule-operations.ts';
 import { scheduleOperationDeps } from '../adapters/composition-root.ts';
+import { logger } from './http/logger.ts';
 
 /**
  * The scheduled Lambda: EventBridge Scheduler (or the local stack's croner) invokes it with the
@@ -14,8 +15,8 @@ export const handler = middy().handler(async (event: unknown) => {
   const { schedule, scheduledTime } = parseFire(event);
   const run = await fireSchedule(scheduleOperationDeps(), schedule, scheduledTime);
   const outcome = run === undefined ? 'skipped' : run.created ? 'created' : 'existing';
-  // One JSON line, as Lambda logs are: which window ran, and whether this fire made its job.
-  console.log(JSON.stringify({ level: 'INFO', message: 'Scheduled export', schedule, scheduledTime, outcome, exportId: run?.job.id }));
+  // Which window ran, and whether this fire made its job (a repeat fire finds the first one's).
+  logger.info('scheduled export', { schedule, scheduledTime: scheduledTime.toISOString(), outcome, exportId: run?.job.id });
   return { schedule, scheduledTime: scheduledTime.toISOString(), outcome, ...(run ? { exportId: run.job.id } : {}) };
 });
 

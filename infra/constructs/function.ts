@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Charset, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ProjectPaths } from '../paths.ts';
 
@@ -43,6 +44,11 @@ export interface ExportFunctionProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where asynchronous invocations that failed every retry go (the scheduled Lambda's fires).
+   * @default - none
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /**
@@ -100,6 +106,7 @@ export class ExportFunction extends Construct implements iam.IGrantable {
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       tracing: lambda.Tracing.ACTIVE,
+      ...(props.deadLetterQueue === undefined ? {} : { deadLetterQueue: props.deadLetterQueue }),
       environment: {
         POWERTOOLS_SERVICE_NAME,
         NODE_OPTIONS: ['--enable-source-maps', ...(props.nodeOptions ?? [])].join(' '),

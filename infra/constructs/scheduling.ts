@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -63,7 +63,8 @@ export interface ExportSchedulingProps {
  * Recurring exports on AWS. The API creates, updates (pauses, resumes) and deletes EventBridge
  * Scheduler schedules at run time, in this construct's own schedule group; every schedule invokes
  * the scheduled Lambda through a role that may invoke that function and nothing else, with a
- * retry policy and an encrypted SQS dead-letter queue for fires that still fail. The Lambda reads
+ * retry policy and an encrypted SQS dead-letter queue for fires that still fail (undelivered, or
+ * failed after Lambda's own retries of the asynchronous invocation). The Lambda reads
  * the scheduled time from its input (`<aws.scheduler.scheduled-time>`), so every retry of one fire
  * names the same window and finds the same job.
  */
@@ -90,12 +91,6 @@ export class ExportScheduling extends Construct {
       enforceSSL: true,
       retentionPeriod: props.deadLetterRetention ?? Duration.days(14),
     });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the export schedules (EventBridge Scheduler ' +
-        'DeadLetterConfig); a dead-letter queue has no dead-letter queue of its own.',
-    });
 
     const settings = {
       ...(props.maxSchedules === undefined ? {} : { [SCHEDULER_VARIABLES.maxSchedules]: String(props.maxSchedules) }),
@@ -114,6 +109,9 @@ export class ExportScheduling extends Construct {
         ...settings,
       },
       timeout: Duration.seconds(30),
+      // Scheduler invokes asynchronously: its retry policy covers delivering the fire, Lambda's own
+      // retries a run that threw; either way a fire that never ran ends in the same queue.
+      deadLetterQueue: this.deadLetterQueue,
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
     });
     // A run reads its schedule, stores its job (conditional write), appends to the audit trail
@@ -166,9 +164,12 @@ export class ExportScheduling extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
       }),
     );
-    const groupId = Stack.of(this).getLogicalId(this.group.node.defaultChild as CfnElement);
+    // The group's name is known at synthesis unless it is a token (a name from a parameter).
+    const group = Token.isUnresolved(this.group.scheduleGroupName)
+      ? `<${Stack.of(this).getLogicalId(this.group.node.defaultChild as CfnElement)}>`
+      : this.group.scheduleGroupName;
     Validations.of(fn.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${groupId}>/*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${group}/*]`,
       reason:
         'Schedules are named by users at run time (kt export schedule --name); the wildcard is confined ' +
         "to this deployment's own schedule group, and to Create/Update/Delete/GetSchedule.",

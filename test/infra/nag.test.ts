@@ -33,9 +33,9 @@ describe('cdk-nag AwsSolutions on the real app', () => {
       rmSync(assembly.directory, { recursive: true, force: true });
   });
 
-  it('bundles every handler (api, authorizer, six workflow steps) as ESM with source maps', () => {
+  it('bundles every handler (api, authorizer, scheduled, six workflow steps) as ESM with source maps', () => {
     const assetDirs = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-    expect(assetDirs).toHaveLength(8);
+    expect(assetDirs).toHaveLength(9);
     for (const dir of assetDirs) {
       expect(readdirSync(path.join(assembly.directory, dir)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
     }

@@ -99,9 +99,8 @@ describe('ExportScheduling', () => {
     const statements = statementsOf(apiRoleId);
     const manage = statements.find((s) => asArray(s.Action).includes('scheduler:CreateSchedule'))!;
     expect([...asArray(manage.Action)].sort()).toEqual([...SCHEDULE_MANAGEMENT_ACTIONS].sort());
-    const groupId = logicalId(stack.scheduling.group);
-    expect(JSON.stringify(manage.Resource)).toContain(`:schedule/`);
-    expect(JSON.stringify(manage.Resource)).toContain(groupId);
+    const group = stack.resolve(stack.scheduling.group.scheduleGroupName) as string;
+    expect(JSON.stringify(manage.Resource)).toContain(`:schedule/${group}/*`);
     const pass = statements.filter((s) => asArray(s.Action).includes('iam:PassRole'));
     expect(pass).toEqual([
       {
@@ -121,7 +120,7 @@ describe('ExportScheduling', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
-          SCHEDULE_GROUP_NAME: { Ref: logicalId(stack.scheduling.group) },
+          SCHEDULE_GROUP_NAME: stack.resolve(stack.scheduling.group.scheduleGroupName),
           SCHEDULED_FUNCTION_ARN: { 'Fn::GetAtt': [logicalId(stack.scheduling.scheduledFunction.function), 'Arn'] },
           SCHEDULER_ROLE_ARN: { 'Fn::GetAtt': [logicalId(stack.scheduling.schedulerRole), 'Arn'] },
           SCHEDULE_DLQ_ARN: { 'Fn::GetAtt': [logicalId(stack.scheduling.deadLetterQueue), 'Arn'] },

@@ -259,7 +259,7 @@ describe('KeeptrustsExportStack', () => {
   });
 
   describe('Lambda functions', () => {
-    it('are exactly the api, authorizer and six workflow step functions (no hidden helper functions)', () => {
+    it('are exactly the api, authorizer, scheduled and six workflow step functions (no hidden helper functions)', () => {
       const descriptions = resources('AWS::Lambda::Function').map(([, fn]) =>
         String(fn.Properties.Description),
       );
@@ -267,6 +267,7 @@ describe('KeeptrustsExportStack', () => {
         [
           'Keeptrusts Export: API token authorizer',
           'Keeptrusts Export: HTTP API (/v1 router)',
+          'Keeptrusts Export: scheduled export runs (EventBridge Scheduler target)',
           ...['Prepare', 'ExportPage', 'Finalize', 'Deliver', 'RecordAudit', 'MarkFailed'].map(
             (step) => `Keeptrusts Export: workflow step ${step}`,
           ),
@@ -297,7 +298,7 @@ describe('KeeptrustsExportStack', () => {
 
     it('log to groups with a retention', () => {
       const groups = resources('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(10); // eight functions + API access logs + state machine
+      expect(groups).toHaveLength(11); // nine functions + API access logs + state machine
       for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(365);
     });
   });
@@ -427,6 +428,7 @@ describe('KeeptrustsExportStack', () => {
       const sign = holdersOf('kms:Sign');
       expect(sign.roles).toEqual([
         'HTTP API (/v1 router)',
+        'scheduled export runs (EventBridge Scheduler target)',
         'workflow step Deliver',
         'workflow step Finalize',
         'workflow step MarkFailed',
@@ -545,6 +547,8 @@ describe('KeeptrustsExportStack', () => {
       'ArtifactBucketName',
       'ControlTableName',
       'EventsTableName',
+      'ScheduleDeadLetterQueueUrl',
+      'ScheduleGroupName',
       'SigningKeyArn',
       'StateMachineArn',
     ]);

@@ -20,6 +20,7 @@ import {
 import { AuditTrail, type AuditTrailOptions } from '../../core/audit/audit-trail.ts';
 import type { CheckpointMark, CheckpointMarks, CheckpointWriterDeps } from '../../core/audit/checkpoint.ts';
 import { DependencyError } from '../../core/errors.ts';
+import { describe } from '../aws-call.ts';
 
 export interface DynamoAuditLogOptions extends Omit<AuditTrailOptions, 'maxAttempts' | 'checkpoints'> {
   /** Appends that lose a race retry; this bounds the tries (first included) before giving up. */
@@ -283,9 +284,4 @@ async function ifConditionHolds(write: Promise<unknown>): Promise<boolean> {
     if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
     throw error;
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

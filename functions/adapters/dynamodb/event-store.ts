@@ -3,13 +3,14 @@ import {
   BatchGetCommand,
   type BatchGetCommandOutput,
   BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { AppError, DependencyError, ValidationError } from '../../core/errors.ts';
+import { DependencyError, ValidationError } from '../../core/errors.ts';
 import { type DecisionEvent, isoUtcTimestamp } from '../../core/events/decision-event.ts';
 import { daysInRange, sortableInstant } from '../../core/events/time-range.ts';
 import type { EventFilter } from '../../core/events/event-filter.ts';
 import type { EventIdClaim, EventIdRecord } from '../../core/events/event-identity.ts';
 import type { StoredEvent } from '../../core/events/stored-event.ts';
 import type { EventPage, EventStore, PutEventsResult } from '../../core/ports.ts';
+import { backoffMs, describe, isRetryable, sleep } from '../aws-call.ts';
 import { dayPartitions, type EventItem, eventIdKey, eventItem, SHARD_COUNT } from './event-keys.ts';
 
 export interface DynamoEventStoreOptions {
@@ -199,9 +200,8 @@ export class DynamoEventStore implements EventStore {
   }
 
   private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** attempt);
     // Full jitter: concurrent writers that were throttled together do not retry together.
-    return Math.random() * ceiling;
+    return backoffMs(attempt, this.retryBaseDelayMs, this.retryMaxDelayMs);
   }
 
   streamEvents(
@@ -481,39 +481,6 @@ function idOfSortKey(sortKey: string): string {
   return sortKey.slice(sortKey.indexOf('#') + 1);
 }
 
-const RETRYABLE_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'RequestTimeout',
-]);
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
-
-/** Throttling, server-side and connection-drop errors may pass; anything else will fail again. */
-function isRetryable(error: unknown): boolean {
-  if (error instanceof AppError || typeof error !== 'object' || error === null) return false;
-  const e = error as {
-    name?: unknown;
-    code?: unknown;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-  };
-  return (
-    Boolean(e.$retryable) ||
-    RETRYABLE_NAMES.has(String(e.name)) ||
-    RETRYABLE_CODES.has(String(e.code)) ||
-    (e.$metadata?.httpStatusCode ?? 0) >= 500
-  );
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}
-
 function chunk<T>(values: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < values.length; i += size) chunks.push(values.slice(i, i + size));
@@ -542,6 +509,3 @@ async function runPool<T>(
   if (failure !== undefined) throw failure.error;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -16,6 +16,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { DependencyError, type FieldIssue, ValidationError } from '../../core/errors.ts';
 import type { UploadedPart } from '../../core/export/export-checkpoint.ts';
 import type { ArtifactStore } from '../../core/ports.ts';
+import { describe } from '../aws-call.ts';
 import { contentMd5 } from './content-md5.ts';
 
 /** Longest lifetime of a download URL, in seconds. */
@@ -330,9 +331,4 @@ function isNotFound(error: unknown): boolean {
   const name = errorName(error);
   const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
   return name === 'NotFound' || name === 'NoSuchKey' || status === 404;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

@@ -17,6 +17,23 @@ export function artifactFilenameOf(job: Pick<ExportJob, 'id' | 'format'>): strin
   return `${job.id}.${job.format}`;
 }
 
+/**
+ * Where ExportPage writes a job's rows: the artifact itself, or for a PDF job its companion CSV
+ * (`exports/<id>/<id>.csv`, every record), from which the report is drawn and which the report
+ * names wherever its table stops short.
+ */
+export function rowsKeyOf(job: Pick<ExportJob, 'id' | 'format'>): string {
+  return job.format === 'pdf' ? companionKeyOf(job) : artifactKeyOf(job);
+}
+
+export function companionKeyOf(job: Pick<ExportJob, 'id'>): string {
+  return `exports/${job.id}/${companionFilenameOf(job)}`;
+}
+
+export function companionFilenameOf(job: Pick<ExportJob, 'id'>): string {
+  return `${job.id}.csv`;
+}
+
 export function eventFilterOf(job: ExportJob): EventFilter {
   return {
     from: job.range.from,

@@ -1,4 +1,5 @@
 import type { Sha256State } from '../digest/resumable-sha256.ts';
+import type { ReportSummary } from './report/report-summary.ts';
 
 /** One uploaded part of a multipart artifact upload. */
 export interface UploadedPart {
@@ -29,4 +30,31 @@ export interface ExportCheckpoint {
   readonly recordsDigest: Sha256State;
   /** Every event, and the trailer, is uploaded: only completing the upload remains. */
   readonly done: boolean;
+  /**
+   * PDF jobs: the report's summaries over the events in the uploaded parts (whose upload is the
+   * companion CSV), saved with each part so a resumed page counts every event exactly once.
+   */
+  readonly summary?: ReportSummary;
+  /** PDF jobs: the report's own upload, once RenderReport has started it. */
+  readonly report?: ReportCheckpoint;
+}
+
+/**
+ * The PDF report's multipart upload. RenderReport draws the whole report in one invocation (a
+ * PDF cannot be resumed half-way), so this is either started (a retry aborts it and starts
+ * again) or done, with the parts Finalize completes once the completeness check passes.
+ */
+export interface ReportCheckpoint {
+  readonly artifactKey: string;
+  readonly uploadId: string;
+  readonly done: boolean;
+  readonly parts?: readonly UploadedPart[];
+  readonly bytes?: number;
+  /** Lowercase hex SHA-256 of the report's bytes. */
+  readonly sha256?: string;
+  readonly pages?: number;
+  /** Event rows the report's table shows (at most the deployment's cap). */
+  readonly rowsShown?: number;
+  /** Characters no embedded font has, drawn as □. */
+  readonly missingCharacters?: number;
 }

@@ -6,6 +6,7 @@ import { type ExportDelivery, newDelivery } from './delivery.ts';
 import type { ExportCheckpoint } from './export-checkpoint.ts';
 import type { ExportRequest } from './export-request.ts';
 import type { ExportFilters, ExportFormat } from './export-metadata.ts';
+import type { ReportPageSize } from './report/page-size.ts';
 
 export const EXPORT_JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted'] as const;
 
@@ -35,6 +36,8 @@ export interface ExportJob {
   readonly status: ExportJobStatus;
   readonly format: ExportFormat;
   readonly title?: string;
+  /** The PDF report's paper size (pdf jobs only; absent means A4). */
+  readonly pageSize?: ReportPageSize;
   /** The schedule whose run created the job (functions/core/schedules/), for scheduled runs. */
   readonly schedule?: string;
   readonly range: TimeRange;
@@ -82,6 +85,7 @@ export interface ExportJobView {
   readonly status: ExportJobStatus;
   readonly format: ExportFormat;
   readonly title?: string;
+  readonly pageSize?: ReportPageSize;
   /** The schedule whose run created the job, for scheduled runs. */
   readonly schedule?: string;
   readonly range: TimeRange;
@@ -142,6 +146,7 @@ export function newExportJob(request: ExportRequest, principal: Principal, now: 
     status: 'queued',
     format: request.format,
     ...(request.title === undefined ? {} : { title: request.title }),
+    ...(request.pageSize === undefined ? {} : { pageSize: request.pageSize }),
     range: { from: request.range.from, to: request.range.to },
     filters: { ...request.filters },
     createdAt: now.toISOString(),
@@ -231,6 +236,7 @@ export function jobView(job: ExportJob): ExportJobView {
     status: job.status,
     format: job.format,
     ...(job.title === undefined ? {} : { title: job.title }),
+    ...(job.pageSize === undefined ? {} : { pageSize: job.pageSize }),
     ...(job.schedule === undefined ? {} : { schedule: job.schedule }),
     range: { from: job.range.from, to: job.range.to },
     filters: {

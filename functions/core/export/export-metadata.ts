@@ -5,8 +5,8 @@ export const DOCUMENTED_FORMATS = ['json', 'csv', 'pdf'] as const;
 
 export type DocumentedFormat = (typeof DOCUMENTED_FORMATS)[number];
 
-/** Artifact formats the encoders can write today. */
-export const EXPORT_FORMATS = ['json', 'csv'] as const satisfies readonly DocumentedFormat[];
+/** Artifact formats this build writes (a PDF job also writes a companion CSV: encoders.ts). */
+export const EXPORT_FORMATS = ['json', 'csv', 'pdf'] as const satisfies readonly DocumentedFormat[];
 
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 

@@ -5,6 +5,7 @@ import { parseTimeRange, type TimeRange } from '../events/time-range.ts';
 import { checkDeliveryTarget, type DeliveryBucket, type DeliveryTarget } from './delivery.ts';
 import { isExportFormat } from './encoders.ts';
 import { DOCUMENTED_FORMATS, EXPORT_FORMATS, type ExportFilters, type ExportFormat } from './export-metadata.ts';
+import { isReportPageSize, REPORT_PAGE_SIZES, type ReportPageSize } from './report/page-size.ts';
 
 /** A validated `POST /v1/exports` body, with the caller's team restriction already applied. */
 export interface ExportRequest {
@@ -14,6 +15,8 @@ export interface ExportRequest {
   readonly filters: ExportFilters;
   /** Deliver the artifact and its manifest to this allow-listed bucket as well. */
   readonly delivery?: DeliveryTarget;
+  /** The PDF report's paper size (pdf only). @default 'a4' */
+  readonly pageSize?: ReportPageSize;
 }
 
 /** What the request is checked against besides its own rules. */
@@ -28,7 +31,7 @@ export const MAX_RANGE_DAYS = 366;
 export const MAX_TITLE_CHARS = 200;
 
 const DAY_MS = 86_400_000;
-const FIELDS = ['from', 'to', 'format', 'title', 'filters', 'delivery'] as const;
+const FIELDS = ['from', 'to', 'format', 'title', 'filters', 'delivery', 'pageSize'] as const;
 const FILTER_FIELDS = ['team', 'policy'] as const;
 const DELIVERY_FIELDS = ['s3Bucket', 's3Prefix', 's3Region'] as const;
 // The title reaches terminals, CSV-adjacent metadata and the PDF cover: C1 controls include CSI,
@@ -63,6 +66,7 @@ export function parseExportRequest(
   const filters = parseFilters(own(body, 'filters'), issues);
   const rawDelivery = own(body, 'delivery');
   const delivery = parseDelivery(rawDelivery, options.deliveryBuckets ?? [], issues);
+  const pageSize = parsePageSize(own(body, 'pageSize'), format, issues);
   for (const key of Object.keys(body)) {
     if (!(FIELDS as readonly string[]).includes(key)) {
       issues.push({ field: key, rule: `is not a known field; allowed fields are ${FIELDS.join(', ')}` });
@@ -78,7 +82,22 @@ export function parseExportRequest(
     ...(title === undefined ? {} : { title }),
     filters: restrictToTeam(filters, principal),
     ...(delivery === undefined ? {} : { delivery }),
+    ...(pageSize === undefined ? {} : { pageSize }),
   };
+}
+
+/** Paper size is a property of the PDF report; on another format it would silently mean nothing. */
+function parsePageSize(pageSize: unknown, format: ExportFormat | undefined, issues: FieldIssue[]): ReportPageSize | undefined {
+  if (pageSize === undefined) return undefined;
+  if (!isReportPageSize(pageSize)) {
+    issues.push({ field: 'pageSize', rule: `must be one of ${REPORT_PAGE_SIZES.join(', ')}` });
+    return undefined;
+  }
+  if (format !== undefined && format !== 'pdf') {
+    issues.push({ field: 'pageSize', rule: 'applies to the pdf format only' });
+    return undefined;
+  }
+  return pageSize;
 }
 
 function restrictToTeam(filters: ExportFilters, principal: Principal): ExportFilters {

@@ -72,7 +72,7 @@ export interface ExpressionOptions {
  */
 export function parseScheduleExpression(input: unknown, options: ExpressionOptions = {}): ScheduleExpression {
   if (typeof input !== 'string' || input.trim() === '') {
-    throw refused(input === undefined ? 'is required' : 'must be a cron expression such as "0 2 * * MON"');
+    throw refusal(input === undefined ? 'is required' : 'must be a cron expression such as "0 2 * * MON"');
   }
   const source = input.trim().replace(/\s+/g, ' ');
   const aws = /^cron\(/i.test(source) ? checkAwsExpression(source) : unixToAws(source);
@@ -86,16 +86,16 @@ export function unixToAws(expression: string): string {
   if (trimmed.startsWith('@')) {
     const macro = MACROS[trimmed.toLowerCase()];
     if (macro === undefined) {
-      throw refused(`${trimmed} is not a schedule; use one of ${Object.keys(MACROS).join(', ')} or five fields`);
+      throw refusal(`${trimmed} is not a schedule; use one of ${Object.keys(MACROS).join(', ')} or five fields`);
     }
     return unixToAws(macro);
   }
   if (/^(rate|at)\(/i.test(trimmed)) {
-    throw refused('must be a cron expression; rate() and at() expressions are not schedules of windows');
+    throw refusal('must be a cron expression; rate() and at() expressions are not schedules of windows');
   }
   const parts = trimmed.split(/\s+/);
   if (parts.length !== 5) {
-    throw refused(
+    throw refusal(
       `must have 5 fields (minute hour day-of-month month day-of-week), or be cron(...) with 6; got ${parts.length}`,
     );
   }
@@ -109,7 +109,7 @@ export function unixToAws(expression: string): string {
   const domRestricted = !dom.star;
   const dowRestricted = !dow.star;
   if (domRestricted && dowRestricted) {
-    throw refused(
+    throw refusal(
       `restricts both day-of-month (${dom.text}) and day-of-week (${dow.text}); unix cron then runs on ` +
         'either day, which EventBridge Scheduler cannot express. Restrict one and set the other to *',
     );
@@ -153,26 +153,26 @@ export function awsFields(aws: string): [string, string, string, string, string,
   const inner = /^cron\((.*)\)$/i.exec(aws.trim());
   const fields = inner?.[1]?.trim().split(/\s+/) ?? [];
   if (fields.length !== 6) {
-    throw refused(`must have 6 fields inside cron(...) (minutes hours day-of-month month day-of-week year); got ${fields.length}`);
+    throw refusal(`must have 6 fields inside cron(...) (minutes hours day-of-month month day-of-week year); got ${fields.length}`);
   }
   return fields as [string, string, string, string, string, string];
 }
 
-const AWS_FIELD = /^[0-9A-Za-z*?,/#\-]+$/;
+const AWS_FIELD = /^[0-9A-Za-z*?,/#-]+$/;
 
 function checkAwsExpression(source: string): string {
   const fields = awsFields(source);
   const bad = fields.find((field) => !AWS_FIELD.test(field));
-  if (bad !== undefined) throw refused(`field "${bad}" has characters an EventBridge cron field cannot hold`);
+  if (bad !== undefined) throw refusal(`field "${bad}" has characters an EventBridge cron field cannot hold`);
   const [, , dom, , dow] = fields;
   if ((dom === '?') === (dow === '?')) {
-    throw refused('must set exactly one of day-of-month and day-of-week to ? (EventBridge requires it)');
+    throw refusal('must set exactly one of day-of-month and day-of-week to ? (EventBridge requires it)');
   }
   const aws = `cron(${fields.map((field) => field.toUpperCase()).join(' ')})`;
   try {
     new Cron(cronerPattern(aws), cronerOptions('UTC'));
   } catch (cause) {
-    throw refused(`is not a valid cron(...) expression: ${cause instanceof Error ? cause.message : String(cause)}`);
+    throw refusal(`is not a valid cron(...) expression: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
   return aws;
 }
@@ -183,13 +183,13 @@ function assertMinimumInterval(aws: string, options: ExpressionOptions): void {
   try {
     runs = nextRuns(aws, options.timezone ?? 'UTC', options.now ?? new Date(), INTERVAL_SAMPLE);
   } catch (cause) {
-    throw refused(`cannot be evaluated: ${cause instanceof Error ? cause.message : String(cause)}`);
+    throw refusal(`cannot be evaluated: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
-  if (runs.length === 0) throw refused('never fires');
+  if (runs.length === 0) throw refusal('never fires');
   for (let i = 1; i < runs.length; i++) {
     const gap = (runs[i]!.getTime() - runs[i - 1]!.getTime()) / 60_000;
     if (gap < minMinutes) {
-      throw refused(
+      throw refusal(
         `fires ${gap} minute${gap === 1 ? '' : 's'} apart (${runs[i - 1]!.toISOString()} and ${runs[i]!.toISOString()}); ` +
           `schedules may fire at most every ${minMinutes} minutes`,
       );
@@ -210,10 +210,10 @@ function parseField(text: string, spec: FieldSpec): ParsedField {
   const items = text.split(',');
   for (const item of items) {
     const match = /^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:\/(\d+))?$/.exec(item);
-    if (match === null) throw refused(`${spec.name} field "${text}" is not valid cron syntax`);
+    if (match === null) throw refusal(`${spec.name} field "${text}" is not valid cron syntax`);
     const [, base, stepText] = match;
     const step = stepText === undefined ? 1 : Number(stepText);
-    if (step < 1) throw refused(`${spec.name} field "${text}" has a step of 0`);
+    if (step < 1) throw refusal(`${spec.name} field "${text}" has a step of 0`);
     let from: number;
     let to: number;
     if (base === '*') {
@@ -221,23 +221,23 @@ function parseField(text: string, spec: FieldSpec): ParsedField {
       to = spec.name === 'day-of-week' ? 6 : spec.max;
     } else {
       const [a, b] = base!.split('-');
-      from = valueOf(a!, spec, text);
+      from = fieldValue(a!, spec, text);
       // `5/15` runs from 5 to the end of the field, as croner and Vixie-derived crons read it.
-      to = b === undefined ? (stepText === undefined ? from : spec.max) : valueOf(b, spec, text);
-      if (to < from) throw refused(`${spec.name} field "${text}" has a range that runs backwards`);
+      to = b === undefined ? (stepText === undefined ? from : spec.max) : fieldValue(b, spec, text);
+      if (to < from) throw refusal(`${spec.name} field "${text}" has a range that runs backwards`);
     }
     for (let value = from; value <= to; value += step) values.add(value);
   }
   return { text, star: text === '*', values, items };
 }
 
-function valueOf(token: string, spec: FieldSpec, text: string): number {
+function fieldValue(token: string, spec: FieldSpec, text: string): number {
   const named = spec.names?.indexOf(token.toUpperCase()) ?? -1;
   if (named !== -1) return spec.name === 'month' ? named + 1 : named;
-  if (!/^\d+$/.test(token)) throw refused(`${spec.name} field "${text}" has an unknown value "${token}"`);
+  if (!/^\d+$/.test(token)) throw refusal(`${spec.name} field "${text}" has an unknown value "${token}"`);
   const value = Number(token);
   if (value < spec.min || value > spec.max) {
-    throw refused(`${spec.name} field "${text}" must be within ${spec.min}-${spec.max}`);
+    throw refusal(`${spec.name} field "${text}" must be within ${spec.min}-${spec.max}`);
   }
   return value;
 }
@@ -265,6 +265,6 @@ function renderWeekdays(days: ReadonlySet<number>): string {
   return sorted.map((day) => DAYS[day]).join(',');
 }
 
-function refused(rule: string): ValidationError {
+function refusal(rule: string): ValidationError {
   return new ValidationError(`The schedule's cron expression ${rule}.`, [{ field: FIELD, rule }]);
 }

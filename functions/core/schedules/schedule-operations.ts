@@ -195,7 +195,7 @@ async function runSchedule(
   at: Date,
   actor: string,
 ): Promise<ScheduleRunResult> {
-  const id = scheduledExportId(schedule.name, at);
+  const id = scheduledExportId(schedule.name, at, schedule.createdAt);
   const existing = await deps.jobs.getJob(id);
   if (existing !== undefined) return resumeRun(deps, existing.value);
 

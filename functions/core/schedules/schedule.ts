@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/token-record.ts';
-import { type FieldIssue, ValidationError } from '../errors.ts';
+import { type FieldIssue, ForbiddenError, ValidationError } from '../errors.ts';
 import { type DeliveryBucket, type DeliveryTarget, deliveryLocation } from '../export/delivery.ts';
 import type { ExportFilters, ExportFormat } from '../export/export-metadata.ts';
 import { parseExportRequest } from '../export/export-request.ts';
@@ -141,6 +141,7 @@ export function parseScheduleRequest(
   // The export settings, checked as a run would be; only the range is ours, and valid.
   const range = runRange(new Date(Math.floor(now.getTime() / 1000) * 1000), window?.ms ?? 3_600_000);
   let request: ReturnType<typeof parseExportRequest> | undefined;
+  let forbidden: ForbiddenError | undefined;
   try {
     request = parseExportRequest(
       {
@@ -151,9 +152,12 @@ export function parseScheduleRequest(
       rules.deliveryBuckets === undefined ? {} : { deliveryBuckets: rules.deliveryBuckets },
     );
   } catch (error) {
-    if (!(error instanceof ValidationError) || issues.length === 0) throw error;
-    issues.push(...error.issues);
+    if (error instanceof ValidationError) issues.push(...error.issues);
+    else if (error instanceof ForbiddenError) forbidden = error;
+    else throw error;
   }
+  // As for exports: a body is refused as forbidden only once nothing else is wrong with it.
+  if (forbidden !== undefined && issues.length === 0) throw forbidden;
   if (issues.length > 0 || request === undefined || expression === undefined || window === undefined) {
     throw new ValidationError(
       issues.length === 1 ? `The schedule's ${issues[0]!.field} ${issues[0]!.rule}.` : 'The schedule is invalid.',

@@ -59,11 +59,15 @@ const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /**
  * The export id of the run of `schedule` for scheduled time T: the same every time, so a second
- * fire or a retry finds the first run's job instead of creating another. 20 base32 characters of
- * SHA-256 (100 bits), the shape of every export id.
+ * fire or a retry finds the first run's job instead of creating another. `created` (when the
+ * schedule was made) tells a schedule deleted and made again under the same name from the old
+ * one, whose runs are not the new one's. 20 base32 characters of SHA-256 (100 bits), the shape of
+ * every export id.
  */
-export function scheduledExportId(schedule: string, scheduledAt: Date): string {
-  const digest = createHash('sha256').update(`schedule-run\n${schedule}\n${scheduledAt.toISOString()}`).digest();
+export function scheduledExportId(schedule: string, scheduledAt: Date, created = ''): string {
+  const digest = createHash('sha256')
+    .update(`schedule-run\n${schedule}\n${created}\n${scheduledAt.toISOString()}`)
+    .digest();
   let id = EXPORT_ID_PREFIX;
   for (let i = 0; i < 20; i++) id += ALPHABET[digest[i]! & 31];
   return id;

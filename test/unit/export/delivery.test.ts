@@ -363,6 +363,31 @@ describe('deliverExport (the Deliver step)', () => {
     expect(w.job().delivery?.error).toMatch(/"audit-drop" is not an allowed delivery bucket/);
   });
 
+  it('saves its outcome onto the job as it is now when someone saved it during the copy', async () => {
+    let bumped = false;
+    const w = world(completedJob(), async () => {});
+    const jobs = w.deps.jobs;
+    const deps = {
+      ...w.deps,
+      jobs: {
+        getJob: (id: string) => jobs.getJob(id),
+        saveJob: async (value: ExportJob, revision: number) => {
+          if (!bumped) {
+            bumped = true;
+            // A redelivery request saved the job (still pending) while the copy ran.
+            const now = (await jobs.getJob(ID))!;
+            await jobs.saveJob({ ...now.value, title: 'renamed meanwhile' }, now.revision);
+          }
+          return jobs.saveJob(value, revision);
+        },
+      } as unknown as ExportJobStore,
+    };
+    await deliverExport(deps, ID);
+    expect(w.job().delivery?.status).toBe('delivered');
+    expect(w.job().title).toBe('renamed meanwhile');
+    expect(w.entries.map((e) => e.action)).toEqual(['export.delivered']);
+  });
+
   it('passes a job without a delivery', async () => {
     const w = world(completedJob(false), async () => {});
     await deliverExport(w.deps, ID);
@@ -374,5 +399,28 @@ describe('deliverExport (the Deliver step)', () => {
   it('keeps the first reason when a failure is long, within bounds', () => {
     const failed = deliveryFailed(newDelivery({ bucket: 'b-b-b', prefix: '' }), 'x'.repeat(5000));
     expect(failed.error!.length).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('the local allow-list (KT_DELIVERY_BUCKETS)', () => {
+  it('is compliance-artifacts plus the comma-separated buckets, each once', async () => {
+    const { localConfigFromEnv } = await import('../../../infra/local/local-config.ts');
+    expect(localConfigFromEnv({}).deliveryBuckets).toEqual(['compliance-artifacts']);
+    expect(
+      localConfigFromEnv({ KT_DELIVERY_BUCKETS: ' audit-drop, ,compliance-artifacts,late-bucket,audit-drop' }).deliveryBuckets,
+    ).toEqual(['compliance-artifacts', 'audit-drop', 'late-bucket']);
+    expect(() => localConfigFromEnv({ KT_DELIVERY_BUCKETS: 'Not_A_Bucket' })).toThrow(
+      'KT_DELIVERY_BUCKETS must be comma-separated S3 bucket names (KT_DELIVERY_BUCKETS: [1].bucket must be an S3 bucket name)',
+    );
+  });
+});
+
+describe('the Deliver step’s input', () => {
+  it('carries the failure a Catch passed on to RecordAudit', async () => {
+    const { parseStepInput } = await import('../../../functions/handlers/workflow/step-input.ts');
+    expect(
+      parseStepInput({ exportId: ID, deliveryFailure: { Error: 'DependencyError', Cause: 'S3 SlowDown' } }),
+    ).toEqual({ exportId: ID, deliveryFailure: { Error: 'DependencyError', Cause: 'S3 SlowDown' } });
+    expect(parseStepInput({ exportId: ID, redeliver: true })).toEqual({ exportId: ID });
   });
 });

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../../functions/core/errors.ts';
 import { csvEncoder } from '../../../functions/core/export/csv-encoder.ts';
-import { encoderFor, isExportFormat } from '../../../functions/core/export/encoders.ts';
+import { contentTypeOf, encoderFor, isExportFormat } from '../../../functions/core/export/encoders.ts';
 import { jsonEncoder } from '../../../functions/core/export/json-encoder.ts';
 
 function formatError(format: unknown): ValidationError {
@@ -21,20 +21,19 @@ describe('encoderFor', () => {
     expect(encoderFor('csv').contentType).toBe('text/csv; charset=utf-8');
   });
 
-  it('says plainly that pdf is not yet supported', () => {
-    const error = formatError('pdf');
-    expect(error.message).toBe('The pdf export format is not yet supported.');
-    expect(error.issues).toEqual([
-      { field: 'format', rule: 'pdf is not yet supported; use one of json, csv' },
-    ]);
+  it('pages a pdf job as its companion CSV; the artifact itself is a PDF', () => {
+    expect(encoderFor('pdf')).toBe(csvEncoder);
+    expect(contentTypeOf('pdf')).toBe('application/pdf');
+    expect(contentTypeOf('csv')).toBe('text/csv; charset=utf-8');
+    expect(contentTypeOf('json')).toBe('application/json');
   });
 
   it.each(['xml', 'JSON', '', 'toString', '__proto__', undefined, null, 7])('rejects %p', (format) => {
     const error = formatError(format);
-    expect(error.issues).toEqual([{ field: 'format', rule: 'must be one of json, csv' }]);
+    expect(error.issues).toEqual([{ field: 'format', rule: 'must be one of json, csv, pdf' }]);
   });
 
   it('narrows only supported formats', () => {
-    expect(['json', 'csv', 'pdf', 'constructor'].filter(isExportFormat)).toEqual(['json', 'csv']);
+    expect(['json', 'csv', 'pdf', 'constructor'].filter(isExportFormat)).toEqual(['json', 'csv', 'pdf']);
   });
 });

@@ -1,7 +1,7 @@
 import type { Principal } from '../../auth/token-record.ts';
 import { requireScope } from '../../auth/tokens.ts';
 import { ConflictError, IntegrityError } from '../../errors.ts';
-import { encoderFor } from '../encoders.ts';
+import { contentTypeOf } from '../encoders.ts';
 import { artifactFilenameOf } from '../export-artifact.ts';
 import type { ExportJob } from '../export-job.ts';
 import type { ExportOperationDeps } from './operation-deps.ts';
@@ -53,7 +53,7 @@ export async function downloadExport(
     filename,
     bytes,
     sha256,
-    contentType: encoderFor(job.format).contentType,
+    contentType: contentTypeOf(job.format),
   };
 }
 

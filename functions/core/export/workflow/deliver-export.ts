@@ -1,4 +1,5 @@
-import { DependencyError } from '../../errors.ts';
+import { ConflictError, DependencyError } from '../../errors.ts';
+import type { Revisioned } from '../../ports.ts';
 import {
   allowedBucketOf,
   deliveryFailed,
@@ -6,7 +7,7 @@ import {
   deliverySucceeded,
   type ExportDelivery,
 } from '../delivery.ts';
-import { encoderFor } from '../encoders.ts';
+import { contentTypeOf } from '../encoders.ts';
 import type { ExportJob } from '../export-job.ts';
 import { failureReason, type WorkflowFailure } from './mark-export-failed.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
@@ -39,9 +40,32 @@ export async function deliverExport(deps: ExportWorkflowDeps, exportId: string):
     if (error instanceof DependencyError) throw error;
     outcome = deliveryFailed(delivery, reasonOf(error));
   }
-  await deps.jobs.saveJob({ ...job, delivery: outcome }, revision);
-  await auditOutcome(deps, job, outcome);
+  // Audited only when saved: an outcome that lost to another one is not the delivery's state.
+  if (await saveOutcome(deps, { value: job, revision }, outcome)) await auditOutcome(deps, job, outcome);
   return { exportId };
+}
+
+/**
+ * Saves the delivery's outcome; false when another outcome was saved first. A copy can take minutes, in which the job may be saved by someone
+ * else (a redelivery request setting it pending again, a delete): the outcome is then written
+ * onto the job as it is now, as long as its delivery is still waiting for one.
+ */
+async function saveOutcome(
+  deps: ExportWorkflowDeps,
+  read: Revisioned<ExportJob>,
+  outcome: ExportDelivery,
+): Promise<boolean> {
+  let current = read;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.jobs.saveJob({ ...current.value, delivery: outcome }, current.revision);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= 3) throw error;
+      current = await requireJob(deps.jobs, current.value.id);
+      if (current.value.delivery?.status !== 'pending') return false;
+    }
+  }
 }
 
 /**
@@ -77,7 +101,7 @@ async function copy(deps: ExportWorkflowDeps, job: ExportJob, delivery: ExportDe
   await deps.delivery.copyToCustomer(job.artifactKey, {
     ...target,
     key: keys.artifactKey,
-    contentType: encoderFor(job.format).contentType,
+    contentType: contentTypeOf(job.format),
   });
   await deps.delivery.copyToCustomer(job.manifestKey, {
     ...target,

@@ -5,6 +5,7 @@ import { encoderFor } from '../encoders.ts';
 import { eventFilterOf, exportMetadataOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
 import { type ExportJob, recordProgress } from '../export-job.ts';
+import { SummaryAccumulator } from '../report/report-summary.ts';
 import { PartBuffer } from './part-buffer.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
@@ -61,7 +62,9 @@ export async function exportPage(
     throw new ConflictError(`Export ${exportId} is ${job.status}; only a running export can write pages.`);
   }
   let checkpoint: ExportCheckpoint = job.checkpoint;
-  if (checkpoint.done) return { exportId, done: true };
+  // A PDF job goes on to RenderReport (the IsPdf? choice in the state machine reads `report`).
+  const finished: ExportStepState = job.format === 'pdf' ? { exportId, done: true, report: true } : { exportId, done: true };
+  if (checkpoint.done) return finished;
   const { artifactKey, uploadId } = checkpoint;
 
   const encoder = encoderFor(job.format);
@@ -70,6 +73,9 @@ export async function exportPage(
   const recordsDigest = new RecordsDigest(checkpoint.recordsDigest);
   // The record lines of the events in the current part, hashed once the part is cut.
   let recordLines: string[] = [];
+  // PDF jobs: the report's summaries. Every event appended is in the next part cut, so at a cut
+  // they cover exactly the events uploaded, like the digests.
+  const summary = checkpoint.summary === undefined ? undefined : new SummaryAccumulator(checkpoint.summary);
   const buffers = [new PartBuffer(partBytes + PART_SLACK_BYTES), new PartBuffer(partBytes + PART_SLACK_BYTES)];
   let current = buffers[0]!;
   let records = checkpoint.records;
@@ -98,6 +104,7 @@ export async function exportPage(
       ...(lastSortKey === undefined ? {} : { afterSortKey: lastSortKey }),
       digest: digest.toState(),
       recordsDigest: recordsDigest.state(),
+      ...(summary === undefined ? {} : { summary: summary.summary() }),
       done,
     };
     // The previous part is stored and saved: its buffer is free, and checkpoints stay in order.
@@ -121,6 +128,7 @@ export async function exportPage(
     for await (const event of stream) {
       current.append(encoder.encode(event, records));
       recordLines.push(recordLineOfCanonical(event.json));
+      summary?.add(JSON.parse(event.json) as Record<string, unknown>);
       records += 1;
       lastSortKey = event.sortKey;
       if (current.byteLength >= partThreshold(nextPartNumber, partBytes)) {
@@ -140,7 +148,7 @@ export async function exportPage(
       await inFlight;
       await save({ ...checkpoint, done: true });
     }
-    return { exportId, done: true };
+    return finished;
   } catch (error) {
     await inFlight?.catch(() => undefined);
     throw error;

@@ -2,9 +2,10 @@ import { ResumableSha256 } from '../../digest/resumable-sha256.ts';
 import { ConflictError } from '../../errors.ts';
 import { RecordsDigest } from '../../evidence/records-digest.ts';
 import { encoderFor } from '../encoders.ts';
-import { artifactKeyOf } from '../export-artifact.ts';
+import { rowsKeyOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
 import { startJob } from '../export-job.ts';
+import { emptySummary } from '../report/report-summary.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
 /**
@@ -20,7 +21,8 @@ export async function prepareExport(deps: ExportWorkflowDeps, exportId: string):
     throw new ConflictError(`Export ${exportId} is ${job.status}; only a queued export can be prepared.`);
   }
   const encoder = encoderFor(job.format);
-  const artifactKey = artifactKeyOf(job);
+  // A PDF job pages its companion CSV; RenderReport opens the report's own upload later.
+  const artifactKey = rowsKeyOf(job);
   const uploadId = await deps.artifacts.startUpload(artifactKey, encoder.contentType);
   const checkpoint: ExportCheckpoint = {
     artifactKey,
@@ -31,6 +33,7 @@ export async function prepareExport(deps: ExportWorkflowDeps, exportId: string):
     digest: new ResumableSha256().toState(),
     recordsDigest: new RecordsDigest().state(),
     done: false,
+    ...(job.format === 'pdf' ? { summary: emptySummary() } : {}),
   };
   const running = job.status === 'queued' ? startJob(job, deps.now()) : job;
   try {

@@ -32,6 +32,8 @@ export interface ExportWorkflowDeps {
 export interface ExportStepState {
   readonly exportId: string;
   readonly done?: boolean;
+  /** ExportPage of a PDF job, once done: RenderReport comes next. */
+  readonly report?: boolean;
 }
 
 export async function requireJob(jobs: ExportJobStore, exportId: string): Promise<Revisioned<ExportJob>> {
