@@ -15,6 +15,8 @@ import { parseExportRequest } from '../functions/core/export/export-request.ts';
 import { exportPage } from '../functions/core/export/workflow/export-page.ts';
 import { finalizeExport } from '../functions/core/export/workflow/finalize-export.ts';
 import { prepareExport } from '../functions/core/export/workflow/prepare-export.ts';
+import { renderExportReport } from '../functions/core/export/workflow/render-export-report.ts';
+import { loadReportFonts } from '../functions/adapters/fonts/report-fonts.ts';
 import type { ExportWorkflowDeps } from '../functions/core/export/workflow/workflow-deps.ts';
 
 /**
@@ -52,6 +54,10 @@ export interface WorkerReport {
   readonly bytes?: number;
   readonly parts?: number;
   readonly pageCalls?: number;
+  /** PDF only: the report's pages and bytes, and the RenderReport step's own time. */
+  readonly pages?: number;
+  readonly reportBytes?: number;
+  readonly renderMs?: number;
   readonly spans?: Readonly<Record<string, number>>;
 }
 
@@ -146,6 +152,19 @@ async function runExport(adapters: Adapters, task: WorkerTask): Promise<WorkerRe
     const state = await exportPage(deps, job.id, { timeLeftMs: () => deadline - performance.now() });
     if (state.done) break;
   }
+  // A PDF job: RenderReport, as its Lambda runs it (fonts loaded once per warm function, not timed).
+  let report: { pages?: number; bytes?: number; ms: number } | undefined;
+  if (format === 'pdf') {
+    const fonts = await loadReportFonts();
+    const renderStarted = performance.now();
+    await renderExportReport(deps, job.id, { fonts });
+    const rendered = (await adapters.jobStore.getJob(job.id))?.value.checkpoint?.report;
+    report = {
+      ...(rendered?.pages === undefined ? {} : { pages: rendered.pages }),
+      ...(rendered?.bytes === undefined ? {} : { bytes: rendered.bytes }),
+      ms: performance.now() - renderStarted,
+    };
+  }
   await finalizeExport(deps, job.id);
   const ms = performance.now() - started;
 
@@ -165,6 +184,9 @@ async function runExport(adapters: Adapters, task: WorkerTask): Promise<WorkerRe
     bytes: done.value.bytes ?? 0,
     parts: spans.count('uploadPart'),
     pageCalls,
+    ...(report === undefined
+      ? {}
+      : { pages: report.pages ?? 0, reportBytes: report.bytes ?? 0, renderMs: report.ms }),
     ...(task.spans ? { spans: { ...spans.totals(), total: ms } } : {}),
   };
 }

@@ -21,13 +21,13 @@ const RSS_TARGET = 1.3;
 const READ_PAGE_SIZE = 1000;
 const LOAD_BATCH = 25;
 const LOAD_IN_FLIGHT = 16;
-const RESOURCES = {
+export const RESOURCES = {
   eventsTable: 'keeptrusts-decision-events',
   controlTable: 'keeptrusts-export-control',
   bucket: 'keeptrusts-artifacts',
 } as const;
 /** The data set: N demo events spread evenly over one month. */
-const RANGE = { from: '2026-03-01T00:00:00Z', to: '2026-03-31T23:59:59Z' } as const;
+export const RANGE = { from: '2026-03-01T00:00:00Z', to: '2026-03-31T23:59:59Z' } as const;
 const SEED = 7;
 const WORKER = path.join('bench', 'export-worker.ts');
 const SERVERS = path.join('bench', 'servers.ts');
@@ -35,7 +35,7 @@ const WORKER_TIMEOUT_MS = 60 * 60_000;
 
 type Path = 'read' | ExportFormat;
 
-interface Size {
+export interface Size {
   readonly label: 'N' | 'N/10';
   readonly range: TimeRange;
   /** Events of the data set in the range, counted while loading. */
@@ -107,7 +107,7 @@ export async function benchExport(options: { events?: number }): Promise<void> {
   }
 }
 
-function checkCount(what: string, actual: number, expected: number): void {
+export function checkCount(what: string, actual: number, expected: number): void {
   if (actual !== expected) {
     throw new Error(`${what} saw ${formatCount(actual)} events; the bare read saw ${formatCount(expected)}`);
   }
@@ -201,7 +201,7 @@ function printTable(rows: readonly (readonly string[])[]): void {
 }
 
 /** A progress line on a terminal only; an empty text clears it. */
-function progress(text: string): void {
+export function progress(text: string): void {
   if (!process.stderr.isTTY) return;
   process.stderr.write(`\r\x1b[K${text}`);
 }
@@ -210,7 +210,12 @@ function progress(text: string): void {
  * Writes the data set with raw BatchWriteItem of the event store's own items (setup, not measured)
  * and finds the N/10 range: from the start of the data set to the instant of its N/10-th event.
  */
-async function loadEvents(endpoint: string, total: number): Promise<{ small: Size }> {
+export async function loadEvents(
+  endpoint: string,
+  total: number,
+  // The PDF bench gives a fifth of the events non-Latin names (bench/pdf.ts).
+  transform: (event: DecisionEvent, index: number) => DecisionEvent = (event) => event,
+): Promise<{ small: Size }> {
   const client = new DynamoDBClient({
     region: 'us-east-1',
     endpoint,
@@ -231,8 +236,9 @@ async function loadEvents(endpoint: string, total: number): Promise<{ small: Siz
   const nextBatch = (): DecisionEvent[] => {
     const batch: DecisionEvent[] = [];
     for (let next = events.next(); !next.done; next = events.next()) {
-      instants[generated++] = Date.parse(next.value.timestamp);
-      batch.push(next.value);
+      instants[generated] = Date.parse(next.value.timestamp);
+      batch.push(transform(next.value, generated));
+      generated += 1;
       if (batch.length === LOAD_BATCH) break;
     }
     return batch;
@@ -284,7 +290,7 @@ function tsxArgs(entry: string, extra: readonly string[] = []): string[] {
 }
 
 /** Starts bench/servers.ts and waits for its endpoints line. */
-function startServers(dataDir: string): Promise<Servers> {
+export function startServers(dataDir: string): Promise<Servers> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
@@ -322,12 +328,15 @@ function startServers(dataDir: string): Promise<Servers> {
 }
 
 /** Runs one measurement in a fresh process and returns its report line. */
-function runWorker(task: WorkerTask): Promise<WorkerReport> {
+export function runWorker(
+  task: WorkerTask,
+  nodeOptions: readonly string[] = EXPORT_PAGE_NODE_OPTIONS,
+): Promise<WorkerReport> {
   const profileDir = process.env.KT_BENCH_CPU_PROF;
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   return new Promise((resolve, reject) => {
     // Every measuring process runs with the V8 heap limits the ExportPage Lambda is deployed with.
-    const child = spawn(process.execPath, [...EXPORT_PAGE_NODE_OPTIONS, ...tsxArgs(WORKER, profile), JSON.stringify(task)], {
+    const child = spawn(process.execPath, [...nodeOptions, ...tsxArgs(WORKER, profile), JSON.stringify(task)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

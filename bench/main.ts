@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { benchExport } from './export.ts';
 import { benchIngest } from './ingest.ts';
+import { benchPdf } from './pdf.ts';
 
 /**
  * `npm run bench -- <name> [--events N]`. Each benchmark measures the project against a
@@ -10,6 +11,7 @@ import { benchIngest } from './ingest.ts';
 const BENCHMARKS: Record<string, (options: { events?: number }) => Promise<void>> = {
   ingest: benchIngest,
   export: benchExport,
+  pdf: benchPdf,
 };
 
 async function main(): Promise<void> {

@@ -27,6 +27,7 @@ export type HandlerName =
   | 'scheduled'
   | 'workflow/prepare'
   | 'workflow/export-page'
+  | 'workflow/render-report'
   | 'workflow/finalize'
   | 'workflow/deliver'
   | 'workflow/record-audit'

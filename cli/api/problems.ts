@@ -88,3 +88,17 @@ function sentence(text: string): string {
   const line = oneLine(text);
   return /[.!?]$/.test(line) ? line : `${line}.`;
 }
+
+/**
+ * Runs a request whose 400 problem names body fields, and says the CLI flags that set them
+ * instead (`from` → `--from`), so a usage mistake reads in the words the user typed.
+ */
+export async function withFlagNames<T>(flagFor: Readonly<Record<string, string>>, request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.errors.length === 0) throw error;
+    const message = renderProblem(error.problem, error.status, (field) => flagFor[field] ?? field);
+    throw new ApiError(message, error.status, error.problem, { cause: error });
+  }
+}

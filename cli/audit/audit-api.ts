@@ -1,6 +1,6 @@
 import type { AuditEntry, AuditHead } from '../../functions/core/audit/audit-chain.ts';
 import type { ApiClient } from '../api/client.ts';
-import { renderProblem } from '../api/problems.ts';
+import { withFlagNames } from '../api/problems.ts';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -48,7 +48,7 @@ const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
 export function auditApi(client: ApiClient): AuditApi {
   return {
     async page(query) {
-      const response = await withFlagNames(client.get('/v1/audit', { query: { ...query } }));
+      const response = await withFlagNames(FLAG_FOR_FIELD, client.get('/v1/audit', { query: { ...query } }));
       return readAuditPage(response.body, response.status);
     },
     async latestCheckpoint() {
@@ -84,12 +84,3 @@ export function readAuditPage(body: unknown, status = 200): AuditPageView {
   return body as AuditPageView;
 }
 
-async function withFlagNames<T>(request: Promise<T>): Promise<T> {
-  try {
-    return await request;
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.errors.length === 0) throw error;
-    const message = renderProblem(error.problem, error.status, (field) => FLAG_FOR_FIELD[field] ?? field);
-    throw new ApiError(message, error.status, error.problem, { cause: error });
-  }
-}

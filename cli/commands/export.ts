@@ -13,6 +13,7 @@ import {
   showExportStatus,
 } from '../export/job-actions.ts';
 import { EXPORT_FORMAT_CHOICES } from '../export/job-view.ts';
+import { REPORT_PAGE_SIZES } from '../../functions/core/export/report/page-size.ts';
 import { registerScheduleCommands } from './export-schedule.ts';
 
 /**
@@ -52,6 +53,11 @@ export function registerExportCommands(program: Command, context: CliContext): v
     .option('--filter-team <name>', 'only events of this team')
     .option('--team <name>', 'same as --filter-team')
     .option('--title <text>', 'a title for the evidence package (shown on the PDF cover)')
+    .addOption(
+      new Option('--page-size <size>', 'paper size of the PDF report (--format pdf; default a4)').choices(
+        REPORT_PAGE_SIZES,
+      ),
+    )
     .option(
       '--s3-bucket <bucket>',
       "also deliver the artifact and its manifest to this S3 bucket (one on the deployment's allow-list)",
@@ -123,6 +129,10 @@ export function registerExportCommands(program: Command, context: CliContext): v
     .option('--output <path>', "file to write, or a directory (default: the export's file name, here)")
     .option('--force', 'replace the output file (and its manifest) if it exists')
     .option('--no-manifest', 'do not save the signed manifest beside the file (<file>.manifest.json)')
+    .option(
+      '--companion',
+      "a PDF export's companion CSV (every record) instead of the report; the report's manifest lists its SHA-256",
+    )
     .addHelpText(
       'after',
       [

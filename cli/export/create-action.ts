@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { apiClientFor, type CliContext, type GlobalOptions } from '../context.ts';
-import { CommandFailedError, oneLine } from '../errors.ts';
+import { CommandFailedError, oneLine, UsageError } from '../errors.ts';
 import { isHumanOutput, printJson, printLines, printSuccess } from '../output.ts';
 import { createProgress } from '../progress.ts';
 import { type CreateExportBody, exportsApi } from './exports-api.ts';
@@ -16,6 +16,8 @@ export interface CreateFlags {
   readonly to: string;
   readonly format: ExportFormatChoice;
   readonly title?: string;
+  /** PDF only: a4 (the default) or letter. */
+  readonly pageSize?: string;
   readonly filterTeam?: string;
   readonly team?: string;
   readonly filterPolicy?: string;
@@ -91,12 +93,16 @@ function requestBody(flags: CreateFlags): CreateExportBody {
   const policy = filterFlag('policy', flags.filterPolicy, flags.policy);
   const title = titleFlag(flags.title);
   const delivery = deliveryFlags(flags);
+  if (flags.pageSize !== undefined && flags.format !== 'pdf') {
+    throw new UsageError('--page-size applies to --format pdf only');
+  }
   return {
     // As the user wrote them: the API echoes the range back and the output prints it as given.
     from: range.from,
     to: range.to,
     format: flags.format,
     ...(title !== undefined && { title }),
+    ...(flags.pageSize !== undefined && { pageSize: flags.pageSize }),
     ...((team !== undefined || policy !== undefined) && {
       filters: { ...(team !== undefined && { team }), ...(policy !== undefined && { policy }) },
     }),

@@ -18,6 +18,8 @@ export interface DownloadFlags {
   readonly force?: boolean;
   /** `--no-manifest` sets it false: the artifact alone. */
   readonly manifest?: boolean;
+  /** A PDF export's companion CSV instead of the report (its manifest is the report's). */
+  readonly companion?: boolean;
 }
 
 export async function downloadExport(
@@ -29,14 +31,16 @@ export async function downloadExport(
   const id = exportIdFlag(flags.id);
   const output = outputFlag(flags.output);
   const force = flags.force === true;
-  const withManifest = flags.manifest !== false;
+  const companion = flags.companion === true;
+  // The companion's SHA-256 is signed in the report's manifest, saved with the report.
+  const withManifest = flags.manifest !== false && !companion;
   await checkNamedOutput(output, force);
   if (withManifest && output !== undefined && !(await isDirectory(output))) {
     await refuseExisting(manifestPathFor(output), force);
   }
 
   const api = exportsApi(apiClientFor(context, globals));
-  const link = await api.downloadLink(id);
+  const link = companion ? await api.downloadLink(id, 'companion') : await api.downloadLink(id);
   const target = await chooseTarget(output, link.filename, id);
   await refuseExisting(target, force);
   const manifestPath = withManifest ? manifestPathFor(target) : undefined;

@@ -1,5 +1,5 @@
 import type { ApiClient } from '../api/client.ts';
-import { renderProblem } from '../api/problems.ts';
+import { withFlagNames } from '../api/problems.ts';
 import { ApiError } from '../errors.ts';
 import { type DownloadLink, readDownloadLink } from './download-link.ts';
 import { type ExportJobView, type ExportList, readJobList, readJobView } from './job-view.ts';
@@ -14,6 +14,7 @@ export interface CreateExportBody {
   readonly to: string;
   readonly format: string;
   readonly title?: string;
+  readonly pageSize?: string;
   readonly filters?: { readonly team?: string; readonly policy?: string };
   readonly delivery?: { readonly s3Bucket: string; readonly s3Prefix?: string; readonly s3Region?: string };
 }
@@ -23,7 +24,8 @@ export interface ExportsApi {
   get(id: string): Promise<ExportJobView>;
   list(page: { readonly limit: number; readonly cursor?: string }): Promise<ExportList>;
   remove(id: string): Promise<ExportJobView>;
-  downloadLink(id: string): Promise<DownloadLink>;
+  /** `companion`: a PDF export's companion CSV instead of its artifact. */
+  downloadLink(id: string, file?: 'companion'): Promise<DownloadLink>;
   /** The signed manifest beside a completed export's artifact, as the API stores it (unchecked). */
   manifest(id: string): Promise<unknown>;
   /** Starts a failed delivery again; the job comes back with its delivery pending. */
@@ -48,7 +50,7 @@ export function exportsApi(client: ApiClient): ExportsApi {
   return {
     async create(body, idempotencyKey) {
       // The key makes the client's retries of this POST safe: the API creates one job per key.
-      const response = await withFlagNames(client.post('/v1/exports', body, { idempotencyKey }));
+      const response = await withFlagNames(FLAG_FOR_FIELD, client.post('/v1/exports', body, { idempotencyKey }));
       return readJobView(response.body, response.status);
     },
     async get(id) {
@@ -63,8 +65,9 @@ export function exportsApi(client: ApiClient): ExportsApi {
       const response = await naming404(id, client.delete(path(id)));
       return readJobView(response.body, response.status);
     },
-    async downloadLink(id) {
-      const response = await refusalSaysWhy(id, naming404(id, client.get(`${path(id)}/download`)));
+    async downloadLink(id, file) {
+      const query = file === undefined ? '' : `?file=${file}`;
+      const response = await refusalSaysWhy(id, naming404(id, client.get(`${path(id)}/download${query}`)));
       return readDownloadLink(response.body, client.baseUrl, response.status);
     },
     async manifest(id) {
@@ -77,16 +80,6 @@ export function exportsApi(client: ApiClient): ExportsApi {
       return readJobView(response.body, response.status);
     },
   };
-}
-
-async function withFlagNames<T>(request: Promise<T>): Promise<T> {
-  try {
-    return await request;
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.errors.length === 0) throw error;
-    const message = renderProblem(error.problem, error.status, (field) => FLAG_FOR_FIELD[field] ?? field);
-    throw new ApiError(message, error.status, error.problem, { cause: error });
-  }
 }
 
 async function naming404<T>(id: string, request: Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 import type { ApiClient } from '../api/client.ts';
-import { renderProblem } from '../api/problems.ts';
+import { withFlagNames } from '../api/problems.ts';
 import { ApiError } from '../errors.ts';
 import { type ExportJobView, readJobView } from './job-view.ts';
 
@@ -74,7 +74,7 @@ export function schedulesApi(client: ApiClient): SchedulesApi {
   const path = (name: string) => `/v1/export-schedules/${encodeURIComponent(name)}`;
   return {
     async create(body) {
-      const response = await withFlagNames(client.post('/v1/export-schedules', body));
+      const response = await withFlagNames(FLAG_FOR_FIELD, client.post('/v1/export-schedules', body));
       return readScheduleView(response.body, response.status);
     },
     async list() {
@@ -105,7 +105,7 @@ export function schedulesApi(client: ApiClient): SchedulesApi {
     async run(name, at) {
       // One job per (schedule, scheduled time): with --at a retried POST finds the same job. Without
       // it the server reads its own clock, and a retry a second later would be another run.
-      const response = await withFlagNames(
+      const response = await withFlagNames(FLAG_FOR_FIELD, 
         naming404(
           name,
           client.post(`${path(name)}/run`, at === undefined ? {} : { at }, { idempotent: at !== undefined }),
@@ -131,16 +131,6 @@ function readScheduleView(body: unknown, status: number): ScheduleView {
     );
   }
   return body as ScheduleView;
-}
-
-async function withFlagNames<T>(request: Promise<T>): Promise<T> {
-  try {
-    return await request;
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.errors.length === 0) throw error;
-    const message = renderProblem(error.problem, error.status, (field) => FLAG_FOR_FIELD[field] ?? field);
-    throw new ApiError(message, error.status, error.problem, { cause: error });
-  }
 }
 
 async function naming404<T>(name: string, request: Promise<T>): Promise<T> {

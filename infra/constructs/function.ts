@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { Charset, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Charset, type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -39,6 +39,12 @@ export interface ExportFunctionProps {
   readonly nodeOptions?: readonly string[];
   /** @default Duration.seconds(10) */
   readonly timeout?: Duration;
+  /**
+   * Files copied into the bundle beside the handler (the report's fonts): `from` an absolute
+   * path, `to` a path inside the bundle, read at run time under LAMBDA_TASK_ROOT.
+   * @default - none
+   */
+  readonly bundledFiles?: readonly { readonly from: string; readonly to: string }[];
   /**
    * How long the function's log group keeps its logs.
    * @default logs.RetentionDays.ONE_YEAR
@@ -130,6 +136,9 @@ export class ExportFunction extends Construct implements iam.IGrantable {
         // Ship the SDK versions the code was tested with (the lock file), not whatever the
         // runtime carries; lib-storage and the presigner are not guaranteed there anyway.
         bundleAwsSDK: true,
+        ...(props.bundledFiles === undefined || props.bundledFiles.length === 0
+          ? {}
+          : { commandHooks: copyIntoBundle(props.bundledFiles) }),
       },
     });
 
@@ -140,4 +149,18 @@ export class ExportFunction extends Construct implements iam.IGrantable {
         'permissions (their only resource is "*"); these are the only actions the role holds on "*".',
     });
   }
+}
+
+/** esbuild bundles code only; data files (fonts) are copied in after it, as plain files. */
+function copyIntoBundle(files: readonly { readonly from: string; readonly to: string }[]): ICommandHooks {
+  const quote = (value: string) => `'${value.replace(/'/g, "'\\''")}'`;
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) =>
+      files.map(({ from, to }) => {
+        const target = `${outputDir}/${to}`;
+        return `mkdir -p ${quote(target.slice(0, target.lastIndexOf('/')))} && cp ${quote(from)} ${quote(target)}`;
+      }),
+  };
 }

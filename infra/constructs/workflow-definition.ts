@@ -11,10 +11,12 @@ import type { Construct } from 'constructs';
  * aws-local-stepfunctions. So this module stays free of anything that only exists on AWS.
  *
  * ```
- * Redeliver? ─ otherwise → Prepare → ExportPage → AllEventsWritten? ─ $.done == true → Finalize ─┐
- *     │                                  ▲                │ otherwise                           │
- *     │                                  └────────────────┘                                     │
- *     └─ $.redeliver == true ───────────────────────────────────────────────→ Deliver ←─────────┘
+ * Redeliver? ─ otherwise → Prepare → ExportPage → AllEventsWritten? ─ $.done == true → IsPdf?
+ *     │                                  ▲                │ otherwise                 │     │
+ *     │                                  └────────────────┘     $.report == true ─────┘     │ otherwise
+ *     │                                                          → RenderReport → Finalize ←┘
+ *     │                                                                              │
+ *     └─ $.redeliver == true ───────────────────────────────────────────────→ Deliver ←┘
  *                                                                               │
  *                                  RecordAudit ← Catch States.ALL, ResultPath $.deliveryFailure
  *                                       │       (and on success)
@@ -33,14 +35,24 @@ import type { Construct } from 'constructs';
  * state; rows, cursors, part lists and counters live in the job item.
  * - execution input: `{"exportId":"exp_…"}` (the execution's name is the export id as well), or
  *   `{"exportId","redeliver":true}` for a redelivery (named `<export id>-redeliver-<ms>`);
- * - Prepare, ExportPage return `{"exportId","done":boolean}`;
+ * - Prepare, ExportPage return `{"exportId","done":boolean}`; ExportPage of a PDF job adds
+ *   `"report":true` once done, and RenderReport (the PDF, drawn after the companion CSV is
+ *   written) returns `{"exportId","done":true}`;
  * - Finalize, Deliver, RecordAudit return `{"exportId"}`; RecordAudit may receive
  *   `"deliveryFailure":{"Error","Cause"}`;
  * - MarkFailed receives the state the failing task got, plus `"failure":{"Error","Cause"}`, and
  *   returns `{"exportId"}`.
  */
 
-export const WORKFLOW_STEPS = ['prepare', 'exportPage', 'finalize', 'deliver', 'recordAudit', 'markFailed'] as const;
+export const WORKFLOW_STEPS = [
+  'prepare',
+  'exportPage',
+  'renderReport',
+  'finalize',
+  'deliver',
+  'recordAudit',
+  'markFailed',
+] as const;
 
 export type WorkflowStep = (typeof WORKFLOW_STEPS)[number];
 
@@ -58,6 +70,7 @@ export function mapWorkflowSteps<T>(valueFor: (step: WorkflowStep) => T): Record
 export const WORKFLOW_STATE_NAMES: Readonly<Record<WorkflowStep, string>> = {
   prepare: 'Prepare',
   exportPage: 'ExportPage',
+  renderReport: 'RenderReport',
   finalize: 'Finalize',
   deliver: 'Deliver',
   recordAudit: 'RecordAudit',
@@ -68,6 +81,7 @@ export const WORKFLOW_STATE_NAMES: Readonly<Record<WorkflowStep, string>> = {
 export const WORKFLOW_CONTROL_STATE_NAMES = {
   redeliver: 'Redeliver?',
   loop: 'AllEventsWritten?',
+  isPdf: 'IsPdf?',
   succeeded: 'Succeeded',
   failed: 'Failed',
 } as const;
@@ -83,6 +97,8 @@ export const EXPORT_FAILED_ERROR = 'ExportFailed';
 export const WORKFLOW_FUNCTION_TIMEOUTS: Readonly<Record<WorkflowStep, Duration>> = {
   prepare: Duration.minutes(1),
   exportPage: Duration.minutes(15),
+  // One pass over the events, drawing the PDF: 100,000 events take well under a minute.
+  renderReport: Duration.minutes(15),
   finalize: Duration.minutes(2),
   // Deliver streams the artifact to the customer bucket: a few GB take minutes.
   deliver: Duration.minutes(15),
@@ -188,6 +204,10 @@ export function buildExportWorkflow(
     'exportPage',
     'Write the next pages of events to the artifact within the time budget; done when all are written',
   );
+  const renderReport = task(
+    'renderReport',
+    "PDF jobs: draw the report from the events and the checkpoint's summaries and upload it (Finalize completes it)",
+  );
   const finalize = task('finalize', 'Complete the artifact upload, check its size and mark the job completed with its SHA-256');
   const deliver = task(
     'deliver',
@@ -203,17 +223,25 @@ export function buildExportWorkflow(
   });
   markFailed.next(failed);
 
-  for (const step of [prepare, exportPage, finalize, recordAudit]) step.addCatch(markFailed, FAILURE_CATCH);
+  for (const step of [prepare, exportPage, renderReport, finalize, recordAudit]) step.addCatch(markFailed, FAILURE_CATCH);
   // The export is complete whatever happens to its delivery: RecordAudit records both.
   deliver.addCatch(recordAudit, DELIVERY_FAILURE_CATCH);
+
+  finalize.next(deliver).next(recordAudit).next(new sfn.Succeed(scope, WORKFLOW_CONTROL_STATE_NAMES.succeeded));
+  // JSON and CSV jobs go straight to Finalize; a PDF job's last ExportPage says `report: true`.
+  const isPdf = new sfn.Choice(scope, WORKFLOW_CONTROL_STATE_NAMES.isPdf, {
+    comment: 'A PDF job renders its report before Finalize',
+  })
+    .when(
+      sfn.Condition.and(sfn.Condition.isPresent('$.report'), sfn.Condition.booleanEquals('$.report', true)),
+      renderReport.next(finalize),
+    )
+    .otherwise(finalize);
 
   const allWritten = new sfn.Choice(scope, WORKFLOW_CONTROL_STATE_NAMES.loop, {
     comment: 'Loop on ExportPage until it reports done',
   })
-    .when(
-      sfn.Condition.booleanEquals('$.done', true),
-      finalize.next(deliver).next(recordAudit).next(new sfn.Succeed(scope, WORKFLOW_CONTROL_STATE_NAMES.succeeded)),
-    )
+    .when(sfn.Condition.booleanEquals('$.done', true), isPdf)
     .otherwise(exportPage);
 
   const redeliver = new sfn.Choice(scope, WORKFLOW_CONTROL_STATE_NAMES.redeliver, {

@@ -3,6 +3,12 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import path from 'node:path';
+import {
+  bundledFontName,
+  MAX_DETAIL_ROWS_VARIABLE,
+  reportFontPaths,
+} from '../../functions/adapters/fonts/report-font-files.ts';
 import { type HandlerName, type ProjectPaths, projectPaths } from '../paths.ts';
 import type { IExportData } from './data.ts';
 import { ExportFunction } from './function.ts';
@@ -52,6 +58,12 @@ export interface ExportWorkflowProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The most event rows a PDF report's table shows (`PDF_MAX_DETAIL_ROWS`); the summaries and
+   * the companion CSV always cover every event.
+   * @default 100,000
+   */
+  readonly pdfMaxDetailRows?: number;
 }
 
 interface StepSettings {
@@ -63,6 +75,8 @@ interface StepSettings {
   readonly grant: (data: IExportData, fn: ExportFunction) => void;
   /** The step signs evidence: it gets SIGNING_KEY_ID and kms:Sign on that key, nothing more. */
   readonly signsEvidence?: true;
+  /** The step draws PDF reports: its bundle carries the fonts they embed. */
+  readonly drawsReports?: true;
 }
 
 const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
@@ -83,6 +97,20 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     grant: (data, fn) => {
       data.grantEventsRead(fn);
       data.grantControlReadWrite(fn);
+      data.grantArtifactsWrite(fn);
+    },
+  },
+  renderReport: {
+    handler: 'workflow/render-report',
+    description: 'Keeptrusts Export: workflow step RenderReport',
+    // Drawing the PDF is CPU-bound and holds the parsed fonts (CJK is large); memory buys CPU.
+    memorySize: 2048,
+    drawsReports: true,
+    grant: (data, fn) => {
+      // It reads the events again for the report's table.
+      data.grantEventsRead(fn);
+      data.grantControlReadWrite(fn);
+      // It uploads the report's parts (Finalize completes the upload) and aborts a failed attempt's.
       data.grantArtifactsWrite(fn);
     },
   },
@@ -168,13 +196,25 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
         entry: paths.handlerEntry(settings.handler),
         paths,
         description: settings.description,
-        environment: settings.signsEvidence
-          ? { ...environment, ...props.signingKey.runtimeEnvironment() }
-          : environment,
+        environment: {
+          ...environment,
+          ...(settings.signsEvidence ? props.signingKey.runtimeEnvironment() : {}),
+          ...(settings.drawsReports && props.pdfMaxDetailRows !== undefined
+            ? { [MAX_DETAIL_ROWS_VARIABLE]: String(props.pdfMaxDetailRows) }
+            : {}),
+        },
         timeout: WORKFLOW_FUNCTION_TIMEOUTS[step],
         logRetention,
         ...(settings.memorySize === undefined ? {} : { memorySize: settings.memorySize }),
         ...(settings.nodeOptions === undefined ? {} : { nodeOptions: settings.nodeOptions }),
+        ...(settings.drawsReports
+          ? {
+              bundledFiles: reportFontPaths().map((file) => ({
+                from: path.join(paths.root, 'node_modules', ...file.split('/')),
+                to: `fonts/${bundledFontName(file)}`,
+              })),
+            }
+          : {}),
       });
       settings.grant(data, fn);
       if (settings.signsEvidence) props.signingKey.grantSign(fn);

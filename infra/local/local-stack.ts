@@ -10,6 +10,7 @@ import { handler as finalize } from '../../functions/handlers/workflow/finalize.
 import { handler as markFailed } from '../../functions/handlers/workflow/mark-failed.ts';
 import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts';
 import { handler as recordAudit } from '../../functions/handlers/workflow/record-audit.ts';
+import { handler as renderReport } from '../../functions/handlers/workflow/render-report.ts';
 import { type AdminToken, ensureAdminToken } from './admin-token.ts';
 import { openDataDir } from './data-dir.ts';
 import { type EmbeddedServer, startEmbeddedDynamoDb } from './embedded-dynamodb.ts';
@@ -103,7 +104,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     };
     const workflow = new LocalWorkflowRunner({
       definition: renderExportWorkflowDefinition(),
-      handlers: { prepare, exportPage, finalize, deliver, recordAudit, markFailed },
+      handlers: { prepare, exportPage, renderReport, finalize, deliver, recordAudit, markFailed },
       ...(hooks.onExportFailed ? { onExecutionFailed: hooks.onExportFailed } : {}),
       ...(hooks.retryIntervalOverrides ? { retryIntervalOverrides: hooks.retryIntervalOverrides } : {}),
     });

@@ -67,21 +67,29 @@ describe('kt audit', () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^SEQ\s+AT\s+ACTION\s+SUBJECT\s+ACTOR$/);
+    // Entry 1 is the stack's key.created, from its first start.
     expect(lines.slice(1).map((line) => line.trim().split(/\s+/))).toEqual([
       [
         '1',
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        'key.created',
+        expect.stringMatching(/^kt-local-[0-9a-f]{16}$/),
+        'local-stack',
+      ],
+      [
+        '2',
         expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
         'export.created',
         exportId,
         expect.stringMatching(/^tok_/),
       ],
-      ['2', expect.any(String), 'export.completed', exportId, 'workflow'],
+      ['3', expect.any(String), 'export.completed', exportId, 'workflow'],
     ]);
     const filtered = await kt(['audit', 'list', '--action', 'export.completed', '-o', 'json']);
     expect(filtered.code).toBe(0);
     const page = JSON.parse(filtered.stdout) as { entries: { seq: number }[]; head: { seq: number } };
-    expect(page.entries.map((e) => e.seq)).toEqual([2]);
-    expect(page.head.seq).toBe(2);
+    expect(page.entries.map((e) => e.seq)).toEqual([3]);
+    expect(page.head.seq).toBe(3);
   });
 
   test('kt audit verify checks the chain and its signed checkpoint', async () => {
@@ -89,9 +97,9 @@ describe('kt audit', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^✓ Audit trail intact: 2 entries, head seq 2 hash [0-9a-f]{64}$/);
+    expect(lines[0]).toMatch(/^✓ Audit trail intact: 3 entries, head seq 3 hash [0-9a-f]{64}$/);
     expect(lines[1]).toMatch(
-      /^✓ Checkpoint seq [12] signed by kt-local-[0-9a-f]{16} at .+: signature valid, chain matches$/,
+      /^✓ Checkpoint seq [123] signed by kt-local-[0-9a-f]{16} at .+: signature valid, chain matches$/,
     );
   });
 
@@ -110,17 +118,17 @@ describe('kt audit', () => {
 
     const intact = await kt(['audit', 'verify', '--file', saved, ...offline]);
     expect(intact.code).toBe(0);
-    expect(intact.stdout).toMatch(/^✓ Audit trail intact: 2 entries, head seq 2 /);
+    expect(intact.stdout).toMatch(/^✓ Audit trail intact: 3 entries, head seq 3 /);
 
     const document = JSON.parse(readFileSync(saved, 'utf8')) as { entries: Record<string, unknown>[] };
-    document.entries[1]!.actor = 'tok_someoneelse';
+    document.entries[2]!.actor = 'tok_someoneelse';
     const tampered = path.join(root, 'tampered.json');
     writeFileSync(tampered, JSON.stringify(document));
     const broken = await kt(['audit', 'verify', '--file', tampered, ...offline]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toBe(
-      `✗ Audit trail broken at seq 2: hash does not match the entry's contents (the entry was altered) (entry export.completed ${exportId})\n`,
+      `✗ Audit trail broken at seq 3: hash does not match the entry's contents (the entry was altered) (entry export.completed ${exportId})\n`,
     );
-    expect(broken.stderr).toBe('error: the audit trail is broken at seq 2\n');
+    expect(broken.stderr).toBe('error: the audit trail is broken at seq 3\n');
   });
 });

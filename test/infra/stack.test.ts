@@ -259,7 +259,7 @@ describe('KeeptrustsExportStack', () => {
   });
 
   describe('Lambda functions', () => {
-    it('are exactly the api, authorizer, scheduled and six workflow step functions (no hidden helper functions)', () => {
+    it('are exactly the api, authorizer, scheduled and seven workflow step functions (no hidden helper functions)', () => {
       const descriptions = resources('AWS::Lambda::Function').map(([, fn]) =>
         String(fn.Properties.Description),
       );
@@ -268,7 +268,7 @@ describe('KeeptrustsExportStack', () => {
           'Keeptrusts Export: API token authorizer',
           'Keeptrusts Export: HTTP API (/v1 router)',
           'Keeptrusts Export: scheduled export runs (EventBridge Scheduler target)',
-          ...['Prepare', 'ExportPage', 'Finalize', 'Deliver', 'RecordAudit', 'MarkFailed'].map(
+          ...['Prepare', 'ExportPage', 'RenderReport', 'Finalize', 'Deliver', 'RecordAudit', 'MarkFailed'].map(
             (step) => `Keeptrusts Export: workflow step ${step}`,
           ),
         ].sort(),
@@ -298,7 +298,7 @@ describe('KeeptrustsExportStack', () => {
 
     it('log to groups with a retention', () => {
       const groups = resources('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(11); // nine functions + API access logs + state machine
+      expect(groups).toHaveLength(12); // ten functions + API access logs + state machine
       for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(365);
     });
   });

@@ -82,8 +82,10 @@ describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => 
       [
         'Redeliver?',
         'AllEventsWritten?',
+        'IsPdf?',
         'Deliver',
         'ExportPage',
+        'RenderReport',
         'Failed',
         'Finalize',
         'MarkFailed',
@@ -111,9 +113,24 @@ describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => 
     expect(states['AllEventsWritten?']).toEqual({
       Type: 'Choice',
       Comment: expect.any(String),
-      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: 'Finalize' }],
+      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: 'IsPdf?' }],
       Default: 'ExportPage',
     });
+    expect(states['IsPdf?']).toEqual({
+      Type: 'Choice',
+      Comment: expect.any(String),
+      Choices: [
+        {
+          And: [
+            { Variable: '$.report', IsPresent: true },
+            { Variable: '$.report', BooleanEquals: true },
+          ],
+          Next: 'RenderReport',
+        },
+      ],
+      Default: 'Finalize',
+    });
+    expect(states.RenderReport).toMatchObject({ Type: 'Task', Next: 'Finalize' });
     expect(states.Finalize).toMatchObject({ Type: 'Task', Next: 'Deliver' });
     expect(states.Deliver).toMatchObject({ Type: 'Task', Next: 'RecordAudit' });
     expect(states.RecordAudit).toMatchObject({ Type: 'Task', Next: 'Succeeded' });
@@ -172,8 +189,8 @@ describe('renderExportWorkflowDefinition (the ASL the local stack runs)', () => 
     expect(TRANSIENT_ERRORS).toContain(DependencyError.name);
   });
 
-  it('catches everything on the four main tasks into MarkFailed with the failure in $.failure', () => {
-    expect(CAUGHT).toEqual(['Prepare', 'ExportPage', 'Finalize', 'RecordAudit']);
+  it('catches everything on the main tasks into MarkFailed with the failure in $.failure', () => {
+    expect(CAUGHT).toEqual(['Prepare', 'ExportPage', 'RenderReport', 'Finalize', 'RecordAudit']);
     for (const name of CAUGHT) {
       expect(definition.States[name]!.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'MarkFailed' },
@@ -209,6 +226,7 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
         pages += 1;
         return { exportId: input.exportId, done: pages >= 3 };
       },
+      renderReport: async (input) => ({ exportId: input.exportId, done: true }),
       finalize: async (input) => ({ exportId: input.exportId }),
       deliver: async (input) => ({ exportId: input.exportId }),
       recordAudit: async (input) => ({ exportId: input.exportId }),
@@ -270,6 +288,34 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
     ]);
     expect(calls[0]!.input).toEqual({ exportId });
     expect(calls.at(-3)!.input).toEqual({ exportId, done: true });
+  });
+
+  it('renders the report between the last ExportPage and Finalize for a PDF job', async () => {
+    let pages = 0;
+    const { handlers, states, calls } = steps({
+      exportPage: async (input) => {
+        pages += 1;
+        return pages >= 2 ? { exportId: input.exportId, done: true, report: true } : { exportId: input.exportId, done: false };
+      },
+    });
+    const { output, error } = await run(handlers);
+    expect(error).toBeUndefined();
+    expect(output).toEqual({ exportId });
+    expect(states()).toEqual(['Prepare', 'ExportPage', 'ExportPage', 'RenderReport', 'Finalize', 'Deliver', 'RecordAudit']);
+    expect(calls[3]!.input).toEqual({ exportId, done: true, report: true });
+    expect(calls[4]!.input).toEqual({ exportId, done: true });
+  });
+
+  it('sends a failed RenderReport to MarkFailed', async () => {
+    const { handlers, states } = steps({
+      exportPage: async (input) => ({ exportId: input.exportId, done: true, report: true }),
+      renderReport: async () => {
+        throw Object.assign(new Error('the fonts are missing'), { name: 'ConfigurationError' });
+      },
+    });
+    const { error } = await run(handlers);
+    expect(error).toBeDefined();
+    expect(states()).toEqual(['Prepare', 'ExportPage', 'RenderReport', 'MarkFailed']);
   });
 
   it('runs only Deliver and RecordAudit for a redelivery', async () => {

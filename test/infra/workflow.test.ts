@@ -96,6 +96,8 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       if (json.includes(ids.key)) return 'key';
       if (json.includes(ids.stateMachine)) return 'stateMachine';
       if (json.includes('LogGroup')) return 'logs';
+      if (json.includes('SchedulerRole')) return 'schedulerRole';
+      if (json.includes(':scheduler:')) return 'schedules';
       return json;
     };
     const out: Record<string, Set<string>> = {};
@@ -192,13 +194,13 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
   describe('step functions', () => {
     const fnOf = (step: WorkflowStep) => template.toJSON().Resources[functionId(step)] as Resource;
 
-    it('are six, one per step, each with its own role and log group', () => {
+    it('are seven, one per step, each with its own role and log group', () => {
       const roles = new Set(WORKFLOW_STEPS.map((step) => roleId(step)));
       const groups = new Set(
         WORKFLOW_STEPS.map((step) => logicalId(stack.workflow.functions[step].logGroup)),
       );
-      expect(roles.size).toBe(6);
-      expect(groups.size).toBe(6);
+      expect(roles.size).toBe(7);
+      expect(groups.size).toBe(7);
       for (const step of WORKFLOW_STEPS) {
         expect(fnOf(step).Properties).toMatchObject({
           Description: `Keeptrusts Export: workflow step ${WORKFLOW_STATE_NAMES[step]}`,
@@ -240,6 +242,8 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       expect(fnOf('exportPage').Properties).toMatchObject({ MemorySize: 1024, Timeout: 900 });
       // Deliver streams the artifact through one 8 MiB part at a time.
       expect(fnOf('deliver').Properties).toMatchObject({ MemorySize: 512, Timeout: 900 });
+      // RenderReport draws the PDF (CPU-bound) with the parsed fonts in memory.
+      expect(fnOf('renderReport').Properties).toMatchObject({ MemorySize: 2048, Timeout: 900 });
     });
   });
 
@@ -258,6 +262,8 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
     it.each([
       ['prepare', writer],
       ['exportPage', { ...writer, events: TABLE_READ }],
+      // RenderReport reads the events again for the table and uploads the report's parts.
+      ['renderReport', { ...writer, events: TABLE_READ }],
       // Finalize also reads the size of the completed object (HeadObject needs GetObject).
       [
         'finalize',
@@ -361,6 +367,9 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
         // Lists the public keys (GET /v1/keys) and signs audit checkpoints.
         signingKey: ['kms:GetPublicKey', 'kms:Sign'],
         stateMachine: ['states:StartExecution'],
+        // Manages the schedules of its own Scheduler group, handing them only the scheduler role.
+        schedules: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'],
+        schedulerRole: ['iam:PassRole'],
         '*': XRAY,
         logs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       });

@@ -108,15 +108,17 @@ describe('the audit trail through the local stack', () => {
         }),
       ),
     );
+    // Entry 1 is the stack's own key.created, written when it started.
     expect(appended.map((e) => e.seq).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: 20 }, (_, i) => i + 1),
+      Array.from({ length: 20 }, (_, i) => i + 2),
     );
-    const { entries, pages, head } = await allEntries(7);
+    const { entries, pages, head } = await allEntries(8);
     expect(pages).toBe(3);
-    expect(entries).toHaveLength(20);
-    expect(verifyChain(entries)).toEqual({ ok: true, count: 20 });
-    expect(new Set(entries.map((e) => e.subject)).size).toBe(20);
-    expect(head).toEqual({ seq: 20, hash: entries[19]!.hash });
+    expect(entries).toHaveLength(21);
+    expect(entries[0]!.action).toBe('key.created');
+    expect(verifyChain(entries)).toEqual({ ok: true, count: 21 });
+    expect(new Set(entries.slice(1).map((e) => e.subject)).size).toBe(20);
+    expect(head).toEqual({ seq: 21, hash: entries[20]!.hash });
   });
 
   it('serves the signed checkpoint the first append wrote, verifiable with GET /v1/keys', async () => {
@@ -217,13 +219,13 @@ describe('kt audit verify against the local stack', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toBe(`✓ Audit trail intact: 20 entries, head seq 20 hash ${String(head.hash)}`);
+    expect(lines[0]).toBe(`✓ Audit trail intact: 21 entries, head seq 21 hash ${String(head.hash)}`);
     expect(lines[1]).toMatch(
       /^✓ Checkpoint seq \d+ signed by kt-local-[0-9a-f]{16} at .*: signature valid, chain matches$/,
     );
     // From a later seq, anchored on the entry before it.
     const later = await verify({ fromSeq: '15' });
-    expect(later.out).toMatch(/^✓ Audit trail intact: 6 entries, head seq 20 /);
+    expect(later.out).toMatch(/^✓ Audit trail intact: 7 entries, head seq 21 /);
   });
 
   it('names an edited entry (hash mismatch)', async () => {
@@ -296,7 +298,7 @@ describe('kt audit verify against the local stack', () => {
 
   it('names the newest entries deleted past a signed checkpoint, head rewound or not', async () => {
     const entries = (await allEntries(100)).entries;
-    const checkpoint = await signCheckpoint(stack.adapters.signer, entries[19]!, new Date());
+    const checkpoint = await signCheckpoint(stack.adapters.signer, entries[20]!, new Date());
     const before = await stack.adapters.auditCheckpoints.getDocument(LATEST_CHECKPOINT_KEY);
     await stack.adapters.auditCheckpoints.putDocument(
       LATEST_CHECKPOINT_KEY,
@@ -306,29 +308,29 @@ describe('kt audit verify against the local stack', () => {
     try {
       const removeNewest = () =>
         Promise.all(
-          [19, 20].map((seq) =>
+          [20, 21].map((seq) =>
             documents().send(new DeleteCommand({ TableName: table, Key: auditKeys.entry(seq) })),
           ),
         );
       await tampered(
-        [auditKeys.entry(19), auditKeys.entry(20), auditKeys.head],
+        [auditKeys.entry(20), auditKeys.entry(21), auditKeys.head],
         async () => {
           await removeNewest();
-          await put({ ...auditKeys.head, seq: 18, hash: entries[17]!.hash });
+          await put({ ...auditKeys.head, seq: 19, hash: entries[18]!.hash });
         },
         async () => {
           const { code, out } = await verify();
           expect(code).toBe(1);
           expect(out).toBe(
-            '✗ Audit trail broken at seq 19: the chain ends at seq 18 but checkpoint seq 20 was signed: entries were removed\n',
+            '✗ Audit trail broken at seq 20: the chain ends at seq 19 but checkpoint seq 21 was signed: entries were removed\n',
           );
         },
       );
-      await tampered([auditKeys.entry(19), auditKeys.entry(20)], removeNewest, async () => {
+      await tampered([auditKeys.entry(20), auditKeys.entry(21)], removeNewest, async () => {
         const { code, out } = await verify();
         expect(code).toBe(1);
         expect(out).toBe(
-          '✗ Audit trail broken at seq 19: the chain ends at seq 18 but its head is at seq 20: entries were removed\n',
+          '✗ Audit trail broken at seq 20: the chain ends at seq 19 but its head is at seq 21: entries were removed\n',
         );
       });
     } finally {

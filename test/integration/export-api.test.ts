@@ -258,12 +258,13 @@ describe('POST /v1/exports with an invalid body', () => {
     ['a timestamp that is not ISO 8601 UTC', validBody({ from: '2026-04-02 00:00' }), ['from']],
     ['a non-UTC offset', validBody({ to: '2026-04-08T23:59:59+02:00' }), ['to']],
     ['an unknown field', validBody({ colour: 'red' }), ['colour']],
-    ['format pdf', validBody({ format: 'pdf' }), ['format']],
+    ['a page size on a csv export', validBody({ format: 'csv', pageSize: 'letter' }), ['pageSize']],
+    ['an unknown page size', validBody({ format: 'pdf', pageSize: 'a3' }), ['pageSize']],
     ['an unknown format', validBody({ format: 'xml' }), ['format']],
     ['a filter that is not an object', validBody({ filters: 'engineering' }), ['filters']],
     ['an empty team filter and an unknown filter', validBody({ filters: { team: '', region: 'eu' } }), ['filters.team', 'filters.region']],
     ['a range over a year', validBody({ from: '2025-01-01T00:00:00Z', to: '2026-04-01T00:00:00Z' }), ['to']],
-    ['several problems at once', { from: 'yesterday', format: 'pdf', extra: 1 }, ['from', 'to', 'format', 'extra']],
+    ['several problems at once', { from: 'yesterday', format: 'xml', extra: 1 }, ['from', 'to', 'format', 'extra']],
     ['a body that is not an object', [validBody()], ['(body)']],
   ];
 
@@ -276,12 +277,10 @@ describe('POST /v1/exports with an invalid body', () => {
     expect(await controlItems()).toBe(before.items);
   });
 
-  it('says pdf is not yet supported, in the headline and the field rule', async () => {
-    const details = await problem(await call('POST', '/v1/exports', { body: validBody({ format: 'pdf' }) }), 400);
-    expect(details.detail).toBe('The pdf export format is not yet supported.');
-    expect(details.errors).toEqual([
-      { field: 'format', rule: expect.stringMatching(/^pdf is not yet supported; use one of json, csv$/) },
-    ]);
+  it('accepts a pdf export with its page size, and shows the page size on the job', async () => {
+    const response = await call('POST', '/v1/exports', { body: validBody({ format: 'pdf', pageSize: 'letter' }) });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ format: 'pdf', pageSize: 'letter', status: 'queued' });
   });
 
   it('refuses a body that is not JSON, naming the body', async () => {

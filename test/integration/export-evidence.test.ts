@@ -15,6 +15,7 @@ import { handler as finalize } from '../../functions/handlers/workflow/finalize.
 import { handler as markFailed } from '../../functions/handlers/workflow/mark-failed.ts';
 import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts';
 import { handler as recordAudit } from '../../functions/handlers/workflow/record-audit.ts';
+import { handler as renderReport } from '../../functions/handlers/workflow/render-report.ts';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow.ts';
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
@@ -51,7 +52,7 @@ async function runExport(world: Adapters, body: Record<string, unknown>): Promis
   const id = `exp_${String(seq++).padStart(20, "0")}`;
   const runner = new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
-    handlers: { prepare, exportPage, finalize, deliver, recordAudit, markFailed },
+    handlers: { prepare, exportPage, renderReport, finalize, deliver, recordAudit, markFailed },
     retryIntervalOverrides: NO_WAIT,
   });
   useAdapters(world);

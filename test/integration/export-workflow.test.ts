@@ -18,6 +18,7 @@ import { handler as finalize } from '../../functions/handlers/workflow/finalize.
 import { handler as markFailed } from '../../functions/handlers/workflow/mark-failed.ts';
 import { handler as prepare } from '../../functions/handlers/workflow/prepare.ts';
 import { handler as recordAudit } from '../../functions/handlers/workflow/record-audit.ts';
+import { handler as renderReport } from '../../functions/handlers/workflow/render-report.ts';
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow.ts';
 import { resumeUnfinishedExports } from '../../infra/local/resume-exports.ts';
 import { withPartUploadFault, withUploadPart } from '../../infra/local/part-upload-fault.ts';
@@ -72,7 +73,7 @@ function countingParts(store: ArtifactStore, counter: { parts: number }): Artifa
 function newRunner(): LocalWorkflowRunner {
   return new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
-    handlers: { prepare, exportPage: exportPageHandler, finalize, deliver, recordAudit, markFailed },
+    handlers: { prepare, exportPage: exportPageHandler, renderReport, finalize, deliver, recordAudit, markFailed },
     retryIntervalOverrides: NO_WAIT,
   });
 }

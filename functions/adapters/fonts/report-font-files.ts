@@ -5,9 +5,10 @@
  * they are read from node_modules.
  *
  * Noto Sans covers Latin, Greek and Cyrillic; Noto Sans JP kana, kanji and the CJK symbols
- * (including □, drawn for a character no font has); Hebrew and Arabic (shaped, right to left) and monochrome Noto
- * Emoji cover the rest of what gateways record in practice. Korean Hangul, Thai, Devanagari and
- * other scripts are drawn as □ and counted in the report; adding a font here adds the script.
+ * (including □, drawn for a character no font has); Noto Sans SC the simplified Chinese forms and
+ * Noto Sans KR Hangul; Hebrew and Arabic (shaped, right to left) and monochrome Noto Emoji cover
+ * the rest of what gateways record in practice. Thai, Devanagari and other scripts are drawn as □
+ * and counted in the report; adding a font here adds the script.
  */
 export interface ReportFontFile {
   readonly name: string;
@@ -24,6 +25,9 @@ export const REPORT_FONT_FILES: readonly ReportFontFile[] = [
     bold: '@expo-google-fonts/noto-sans/700Bold/NotoSans_700Bold.ttf',
   },
   { name: 'Noto Sans JP', regular: '@expo-google-fonts/noto-sans-jp/400Regular/NotoSansJP_400Regular.ttf' },
+  // Simplified Chinese forms Japanese does not use (团, 队, 数据 …), then Korean Hangul.
+  { name: 'Noto Sans SC', regular: '@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf' },
+  { name: 'Noto Sans KR', regular: '@expo-google-fonts/noto-sans-kr/400Regular/NotoSansKR_400Regular.ttf' },
   // Shaped too: fontkit lays right-to-left scripts out in visual order (and places Hebrew points).
   {
     name: 'Noto Sans Hebrew',
@@ -47,3 +51,6 @@ export function reportFontPaths(): string[] {
 export function bundledFontName(packagePath: string): string {
   return packagePath.slice(packagePath.lastIndexOf('/') + 1);
 }
+
+/** The render function's setting: the most rows a report's table shows (the rest: companion CSV). */
+export const MAX_DETAIL_ROWS_VARIABLE = 'PDF_MAX_DETAIL_ROWS';

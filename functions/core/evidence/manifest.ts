@@ -33,7 +33,19 @@ export interface UnsignedManifest {
     /** Lowercase hex SHA-256 of the artifact's bytes (`sha256sum`). */
     readonly sha256: string;
   };
-  /** Which records, in which order, whatever the format (records-digest.ts). */
+  /**
+   * A PDF report's companion CSV, which holds every record (the report's table may stop at a
+   * cap), signed here like the artifact. Absent for JSON and CSV exports. (One object, not a list:
+   * the signed canonical JSON has no arrays.)
+   */
+  readonly companion?: {
+    /** The file name it downloads as, beside the artifact. */
+    readonly name: string;
+    readonly format: 'csv';
+    readonly bytes: number;
+    readonly sha256: string;
+  };
+  /** Which records, in which order, whatever the format; for a PDF, its companion CSV's records. */
   readonly recordsDigest: { readonly algorithm: typeof RECORDS_DIGEST_ALGORITHM; readonly sha256: string };
   /** ISO 8601 UTC. */
   readonly generatedAt: string;

@@ -60,6 +60,8 @@ export interface ExportJob {
   readonly recordsDigest?: string;
   /** The signed manifest beside the artifact (`<artifact key>.manifest.json`). */
   readonly manifestKey?: string;
+  /** A PDF export's companion CSV (every record), listed in its manifest; downloadable too. */
+  readonly companion?: ExportCompanion;
   readonly error?: ExportJobError;
   /** Where a running export has got to; present from Prepare until the job's outcome. */
   readonly checkpoint?: ExportCheckpoint;
@@ -70,7 +72,16 @@ export interface ExportJob {
   readonly delivery?: ExportDelivery;
 }
 
+/** A file an export writes besides its artifact: a PDF report's companion CSV. */
+export interface ExportCompanion {
+  readonly artifactKey: string;
+  readonly name: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
 export interface ExportJobResult {
+  readonly companion?: ExportCompanion;
   readonly records: number;
   readonly bytes: number;
   readonly sha256: string;
@@ -96,6 +107,8 @@ export interface ExportJobView {
   readonly recordsDigest?: string;
   /** The signed manifest: its file name beside the artifact, and the API path that returns it. */
   readonly manifest?: { readonly name: string; readonly href: string };
+  /** A PDF export's companion CSV with every record (`GET …/download?file=companion`). */
+  readonly companion?: { readonly name: string; readonly bytes: number; readonly sha256: string };
   readonly created: string;
   readonly started?: string;
   readonly completed?: string;
@@ -200,6 +213,7 @@ export function completeJob(job: ExportJob, result: ExportJobResult, now: Date):
     artifactKey: result.artifactKey,
     recordsDigest: result.recordsDigest,
     manifestKey: result.manifestKey,
+    ...(result.companion === undefined ? {} : { companion: result.companion }),
     completedAt: now.toISOString(),
   };
 }
@@ -255,6 +269,9 @@ export function jobView(job: ExportJob): ExportJobView {
             href: `/v1/exports/${job.id}/manifest`,
           },
         }),
+    ...(job.companion === undefined
+      ? {}
+      : { companion: { name: job.companion.name, bytes: job.companion.bytes, sha256: job.companion.sha256 } }),
     created: job.createdAt,
     ...(job.startedAt === undefined ? {} : { started: job.startedAt }),
     ...(job.completedAt === undefined ? {} : { completed: job.completedAt }),

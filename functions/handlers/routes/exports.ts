@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { ValidationError } from '../../core/errors.ts';
 import { jobView } from '../../core/export/export-job.ts';
 import { createExport } from '../../core/export/operations/create-export.ts';
 import { deleteExport } from '../../core/export/operations/delete-export.ts';
@@ -41,9 +42,13 @@ export async function getExportManifestById(event: APIGatewayProxyEventV2): Prom
   return jsonResponse(200, await getExportManifest(exportOperationDeps(), idOf(event), principalOf(event)));
 }
 
-/** GET /v1/exports/{id}/download: a short-lived URL for the artifact. */
+/** GET /v1/exports/{id}/download[?file=companion]: a short-lived URL for the artifact (or a PDF's CSV). */
 export async function getExportDownload(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
-  return jsonResponse(200, await downloadExport(exportOperationDeps(), idOf(event), principalOf(event)));
+  const file = event.queryStringParameters?.file;
+  if (file !== undefined && file !== 'artifact' && file !== 'companion') {
+    throw new ValidationError('The download request is invalid.', [{ field: 'file', rule: 'must be artifact or companion' }]);
+  }
+  return jsonResponse(200, await downloadExport(exportOperationDeps(), idOf(event), principalOf(event), file));
 }
 
 /** DELETE /v1/exports/{id}: removes the artifact; the job stays as `deleted`. */

@@ -110,9 +110,9 @@ describe('parseExportRequest: the body', () => {
     expect(issues({ ...valid, Delivery: {}, Format: 'csv' })).toEqual([
       {
         field: 'Delivery',
-        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery, pageSize',
       },
-      { field: 'Format', rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery' },
+      { field: 'Format', rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery, pageSize' },
     ]);
   });
 
@@ -124,7 +124,7 @@ describe('parseExportRequest: the body', () => {
       { field: 'format', rule: 'is required' },
       {
         field: '__proto__',
-        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery, pageSize',
       },
     ]);
   });
@@ -169,20 +169,20 @@ describe('parseExportRequest: from and to', () => {
 });
 
 describe('parseExportRequest: format', () => {
-  it('says pdf is not yet supported, in the rule and the headline', () => {
-    const error = rejection({ ...valid, format: 'pdf' });
-    expect(error.message).toBe('The pdf export format is not yet supported.');
-    expect(error.issues).toEqual([
-      { field: 'format', rule: 'pdf is not yet supported; use one of json, csv' },
-    ]);
+  it('accepts pdf, with a page size of a4 or letter', () => {
+    expect(parseExportRequest({ ...valid, format: 'pdf' }, admin)).toMatchObject({ format: 'pdf' });
+    expect(parseExportRequest({ ...valid, format: 'pdf' }, admin)).not.toHaveProperty('pageSize');
+    for (const pageSize of ['a4', 'letter']) {
+      expect(parseExportRequest({ ...valid, format: 'pdf', pageSize }, admin)).toMatchObject({ pageSize });
+    }
   });
 
-  it('keeps the general headline when pdf is one of several problems', () => {
-    const error = rejection({ ...valid, format: 'pdf', title: '' });
-    expect(error.message).toBe('The export request is invalid.');
-    expect(error.issues).toEqual([
-      { field: 'format', rule: 'pdf is not yet supported; use one of json, csv' },
-      { field: 'title', rule: 'must not be empty' },
+  it('refuses a page size it does not know, or on a format that is not pdf', () => {
+    expect(issues({ ...valid, format: 'pdf', pageSize: 'A3' })).toEqual([
+      { field: 'pageSize', rule: 'must be one of a4, letter' },
+    ]);
+    expect(issues({ ...valid, format: 'csv', pageSize: 'letter' })).toEqual([
+      { field: 'pageSize', rule: 'applies to the pdf format only' },
     ]);
   });
 
@@ -277,7 +277,7 @@ describe('parseExportRequest: every issue at once', () => {
       { field: 'filters.region', rule: 'is not a known filter; allowed filters are team, policy' },
       {
         field: 's3Bucket',
-        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery, pageSize',
       },
     ]);
   });

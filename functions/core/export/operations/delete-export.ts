@@ -29,6 +29,8 @@ export async function deleteExport(
   const now = deps.now();
   assertRetentionOver(job, deps.retention, now);
   if (job.artifactKey !== undefined) await deps.artifacts.deleteArtifact(job.artifactKey);
+  // A PDF export's companion CSV goes with it: it holds the same records.
+  if (job.companion !== undefined) await deps.artifacts.deleteArtifact(job.companion.artifactKey);
   const deleted = deleteJob(job, now);
   await deps.jobs.saveJob(deleted, revision);
   await deps.audit.append({

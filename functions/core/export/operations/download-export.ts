@@ -20,21 +20,31 @@ export interface ExportDownload {
   readonly contentType: string;
 }
 
-/** GET /v1/exports/{id}/download: a short-lived URL of a completed export's artifact. */
+/** Which file of an export to download: the artifact, or a PDF report's companion CSV. */
+export type ExportFile = 'artifact' | 'companion';
+
+/**
+ * GET /v1/exports/{id}/download[?file=companion]: a short-lived URL of a completed export's
+ * artifact, or of a PDF export's companion CSV (every record; the report's manifest lists it).
+ */
 export async function downloadExport(
   deps: ExportOperationDeps,
   exportId: string,
   principal: Principal,
+  file: ExportFile = 'artifact',
 ): Promise<ExportDownload> {
   requireScope(principal, 'exports:read');
   const { value: job } = await visibleJob(deps.jobs, principal, requireExportId(exportId));
   if (job.status !== 'completed') throw notDownloadable(job);
-  const { artifactKey, bytes, sha256 } = job;
+  if (file === 'companion' && job.companion === undefined) {
+    throw new ConflictError(`Export ${job.id} is ${job.format}; only a PDF export has a companion CSV to download.`);
+  }
+  const { artifactKey, bytes, sha256 } = file === 'companion' ? job.companion! : job;
   if (artifactKey === undefined || bytes === undefined || sha256 === undefined) {
     // completeJob sets all three; a completed job without them is damaged, not merely unfinished.
     throw new IntegrityError(`Export ${job.id} is completed but its record lacks the file's location or digest.`);
   }
-  const filename = artifactFilenameOf(job);
+  const filename = file === 'companion' ? job.companion!.name : artifactFilenameOf(job);
   const now = deps.now();
   const url = await deps.artifacts.downloadUrl(artifactKey, {
     expiresInSeconds: DOWNLOAD_URL_SECONDS,
@@ -45,7 +55,7 @@ export async function downloadExport(
     subject: job.id,
     actor: principal.tokenId,
     at: now.toISOString(),
-    details: { sha256 },
+    details: file === 'companion' ? { sha256, file } : { sha256 },
   });
   return {
     url,
@@ -53,7 +63,7 @@ export async function downloadExport(
     filename,
     bytes,
     sha256,
-    contentType: contentTypeOf(job.format),
+    contentType: file === 'companion' ? contentTypeOf('csv') : contentTypeOf(job.format),
   };
 }
 

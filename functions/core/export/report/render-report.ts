@@ -311,7 +311,8 @@ function breakdownTable(
     if (share > 0) doc.rect(barX, y + 2, Math.max(0.5, barWidth * share), 5).fill(MUTED);
     text.draw(value === '' ? '(empty)' : value, x, y, { size: 8, maxWidth: width * 0.4 });
     text.draw(NUMBER.format(count), countX, y, { size: 8, align: 'right' });
-    text.draw(PERCENT.format(share), shareX, y, { size: 8, align: 'right' });
+    // A share that rounds to 0.0% is not nothing: say it is under 0.1%.
+    text.draw(count > 0 && share < 0.0005 ? '<0.1%' : PERCENT.format(share), shareX, y, { size: 8, align: 'right' });
     y += 12;
   }
   doc.moveTo(x, y).lineTo(x + width, y).lineWidth(0.5).strokeColor(RULE).stroke();
@@ -422,7 +423,11 @@ function verifyPage(layout: Layout, input: ReportInput, rowsShown: number): void
     ['2. Save the public key that signs manifests (once).', 'kt keys get --id <key id from the manifest> --output key.pem'],
     ['3. Check the signature, size and SHA-256 offline.', 'kt export verify --file report.pdf --public-key key.pem'],
     [
-      '4. Check the companion CSV the same way: its SHA-256 is on the cover and in the manifest, and its records digest must equal the one on the cover.',
+      '4. Download the companion CSV with every record (checked against its SHA-256 as it arrives); the same SHA-256 is on the cover and in the manifest.',
+      `kt export download --id ${input.exportId} --companion --output ${input.companion.name}`,
+    ],
+    [
+      '5. Its records digest, recomputed from the CSV (docs/verifying-evidence.md), must equal the one on the cover.',
       `sha256sum ${input.companion.name}`,
     ],
   ];

@@ -1,15 +1,22 @@
 import { ResumableSha256 } from '../../digest/resumable-sha256.ts';
 import { ConflictError, IntegrityError } from '../../errors.ts';
 import { GENESIS_HASH } from '../../audit/audit-chain.ts';
-import { MANIFEST_SCHEMA, manifestNameOf, manifestText, signManifest } from '../../evidence/manifest.ts';
+import {
+  MANIFEST_SCHEMA,
+  manifestNameOf,
+  manifestText,
+  signManifest,
+  type UnsignedManifest,
+} from '../../evidence/manifest.ts';
 import { RECORDS_DIGEST_ALGORITHM, RecordsDigest } from '../../evidence/records-digest.ts';
-import { artifactFilenameOf, eventFilterOf } from '../export-artifact.ts';
-import type { ExportCheckpoint } from '../export-checkpoint.ts';
+import { artifactFilenameOf, companionFilenameOf, eventFilterOf } from '../export-artifact.ts';
+import type { ExportCheckpoint, ReportCheckpoint, UploadedPart } from '../export-checkpoint.ts';
 import { completeJob, type ExportJob } from '../export-job.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
 /**
- * Finalize: proves the export complete, completes the multipart upload, checks the stored size,
+ * Finalize: proves the export complete, completes the multipart upload (a PDF job's two: the
+ * companion CSV's and the report's), checks the stored size,
  * writes the signed manifest beside the artifact and marks the job completed with its SHA-256
  * (computed over the parts as they were uploaded: S3 has no whole-object SHA-256 for multipart
  * objects) and records digest.
@@ -23,24 +30,29 @@ export async function finalizeExport(deps: ExportWorkflowDeps, exportId: string)
       `Export ${exportId} is ${job.status} and not fully written; it cannot be finalized.`,
     );
   }
-  // Before the upload is completed, so a failed check leaves no object behind (MarkFailed aborts it).
+  const report = checkpoint.report;
+  if (job.format === 'pdf' && !isRenderedReport(report)) {
+    throw new ConflictError(`Export ${exportId} is a PDF whose report is not rendered yet; it cannot be finalized.`);
+  }
+  // Before any upload is completed, so a failed check leaves no object behind (MarkFailed aborts them).
   const sourceCount = await checkCompleteness(deps, job, checkpoint);
-  try {
-    await deps.artifacts.completeUpload(checkpoint.artifactKey, checkpoint.uploadId, checkpoint.parts);
-  } catch (error) {
-    // A retry after a completion whose answer was lost: the object is there, the upload is gone.
-    const stored = await deps.artifacts.artifactSize(checkpoint.artifactKey);
-    if (stored !== checkpoint.bytes) throw error;
+  // The rows' upload: the artifact, or a PDF job's companion CSV.
+  await completeChecked(deps, exportId, checkpoint.artifactKey, checkpoint.uploadId, checkpoint.parts, checkpoint.bytes);
+  const rowsSha256 = ResumableSha256.fromState(checkpoint.digest).digestHex();
+  const rows = { name: artifactFilenameOf(job), bytes: checkpoint.bytes, sha256: rowsSha256 };
+  let artifact = rows;
+  let artifactKey = checkpoint.artifactKey;
+  let companion: UnsignedManifest['companion'];
+  let companionKey: string | undefined;
+  if (isRenderedReport(report)) {
+    await completeChecked(deps, exportId, report.artifactKey, report.uploadId, report.parts, report.bytes);
+    artifact = { name: artifactFilenameOf(job), bytes: report.bytes, sha256: report.sha256 };
+    artifactKey = report.artifactKey;
+    companionKey = checkpoint.artifactKey;
+    companion = { name: companionFilenameOf(job), format: 'csv', bytes: checkpoint.bytes, sha256: rowsSha256 };
   }
-  const stored = await deps.artifacts.artifactSize(checkpoint.artifactKey);
-  if (stored !== checkpoint.bytes) {
-    throw new IntegrityError(
-      `The stored artifact of export ${exportId} has ${stored ?? 'no'} bytes; ${checkpoint.bytes} were uploaded.`,
-    );
-  }
-  const sha256 = ResumableSha256.fromState(checkpoint.digest).digestHex();
   const recordsDigest = new RecordsDigest(checkpoint.recordsDigest).hex();
-  const manifestKey = manifestNameOf(checkpoint.artifactKey);
+  const manifestKey = manifestNameOf(artifactKey);
   const head = await deps.audit.head();
   const manifest = await signManifest(deps.signer, {
     schema: MANIFEST_SCHEMA,
@@ -51,7 +63,8 @@ export async function finalizeExport(deps: ExportWorkflowDeps, exportId: string)
     format: job.format,
     records: checkpoint.records,
     sourceCount,
-    artifact: { name: artifactFilenameOf(job), bytes: checkpoint.bytes, sha256 },
+    artifact,
+    ...(companion === undefined ? {} : { companion }),
     recordsDigest: { algorithm: RECORDS_DIGEST_ALGORITHM, sha256: recordsDigest },
     generatedAt: deps.now().toISOString(),
     auditHead: head === undefined ? { seq: 0, hash: GENESIS_HASH } : { seq: head.seq, hash: head.hash },
@@ -61,10 +74,13 @@ export async function finalizeExport(deps: ExportWorkflowDeps, exportId: string)
     job,
     {
       records: checkpoint.records,
-      bytes: checkpoint.bytes,
-      sha256,
-      artifactKey: checkpoint.artifactKey,
+      bytes: artifact.bytes,
+      sha256: artifact.sha256,
+      artifactKey,
       recordsDigest,
+      ...(companion === undefined || companionKey === undefined
+        ? {}
+        : { companion: { artifactKey: companionKey, name: companion.name, bytes: companion.bytes, sha256: companion.sha256 } }),
       manifestKey,
     },
     deps.now(),
@@ -91,4 +107,33 @@ async function checkCompleteness(
     );
   }
   return sourceCount;
+}
+
+/** A report RenderReport finished: its parts, size and SHA-256 are known. */
+function isRenderedReport(
+  report: ReportCheckpoint | undefined,
+): report is ReportCheckpoint & { parts: readonly UploadedPart[]; bytes: number; sha256: string } {
+  return report?.done === true && report.parts !== undefined && report.bytes !== undefined && report.sha256 !== undefined;
+}
+
+/** Completes an upload and checks that the stored object has every uploaded byte. */
+async function completeChecked(
+  deps: ExportWorkflowDeps,
+  exportId: string,
+  key: string,
+  uploadId: string,
+  parts: readonly UploadedPart[],
+  bytes: number,
+): Promise<void> {
+  try {
+    await deps.artifacts.completeUpload(key, uploadId, parts);
+  } catch (error) {
+    // A retry after a completion whose answer was lost: the object is there, the upload is gone.
+    const stored = await deps.artifacts.artifactSize(key);
+    if (stored !== bytes) throw error;
+  }
+  const stored = await deps.artifacts.artifactSize(key);
+  if (stored !== bytes) {
+    throw new IntegrityError(`The stored artifact of export ${exportId} has ${stored ?? 'no'} bytes; ${bytes} were uploaded.`);
+  }
 }

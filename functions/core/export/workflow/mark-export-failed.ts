@@ -22,6 +22,9 @@ export async function markExportFailed(
   const { value: job, revision } = found;
   if (job.checkpoint !== undefined) {
     await deps.artifacts.abortUpload(job.checkpoint.artifactKey, job.checkpoint.uploadId);
+    // A PDF job's report has an upload of its own.
+    const report = job.checkpoint.report;
+    if (report !== undefined) await deps.artifacts.abortUpload(report.artifactKey, report.uploadId);
   }
   const state = failedStateOf(job);
   const failed = failJob(job, failureReason(failure), state, deps.now());
@@ -39,7 +42,10 @@ export async function markExportFailed(
 /** The step that was running, read from how far the job got (a Catch does not name its state). */
 export function failedStateOf(job: ExportJob): string {
   if (job.checkpoint === undefined) return 'Prepare';
-  return job.checkpoint.done ? 'Finalize' : 'ExportPage';
+  if (!job.checkpoint.done) return 'ExportPage';
+  // A PDF job renders its report between ExportPage and Finalize.
+  if (job.format === 'pdf' && job.checkpoint.report?.done !== true) return 'RenderReport';
+  return 'Finalize';
 }
 
 /**
