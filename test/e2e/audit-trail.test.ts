@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/free-port.ts';
-import { runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import { runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * `kt audit list` and `kt audit verify` as a user runs them: `npm start` on a fresh data dir, one
@@ -21,15 +20,7 @@ describe('kt audit', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-audit-e2e-'));
-    stack = await startLocalStackProcess({
-      PORT: String(await freePort()),
-      KT_DYNAMODB_PORT: String(await freePort()),
-      KT_S3_PORT: String(await freePort()),
-      KT_DATA_DIR: path.join(root, 'data'),
-      KT_DEMO_EVENTS: '0',
-      KEEPTRUSTS_API_TOKEN: '',
-      KT_LOG_REQUESTS: '0',
-    });
+    stack = await startFreshStack(root);
     const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
     kt = (args) => runKt(args, env);
     const created = await kt([

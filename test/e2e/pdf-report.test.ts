@@ -29,7 +29,8 @@ const EXTRA = NAMES.map((team, index) => ({
   team,
 }));
 
-const inRange = (timestamp: string) => Date.parse(timestamp) >= Date.parse(FROM) && Date.parse(timestamp) <= Date.parse(TO);
+const inRange = (timestamp: string) =>
+  Date.parse(timestamp) >= Date.parse(FROM) && Date.parse(timestamp) <= Date.parse(TO);
 const expected =
   readFileSync(path.join(ROOT, SAMPLE), 'utf8')
     .trim()
@@ -66,7 +67,18 @@ describe('tutorial Step 7: export as a PDF report', () => {
   });
 
   test('kt export create --format pdf --title prints the job like any other format', async () => {
-    const result = await kt(['export', 'create', '--from', FROM, '--to', TO, '--format', 'pdf', '--title', TITLE]);
+    const result = await kt([
+      'export',
+      'create',
+      '--from',
+      FROM,
+      '--to',
+      TO,
+      '--format',
+      'pdf',
+      '--title',
+      TITLE,
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
@@ -84,7 +96,9 @@ describe('tutorial Step 7: export as a PDF report', () => {
 
   test('kt export download --output q2-compliance.pdf: the report an auditor reads', async () => {
     for (let attempt = 0; attempt < 240; attempt += 1) {
-      const status = JSON.parse((await kt(['export', 'status', '--id', id, '-o', 'json'])).stdout) as { status: string };
+      const status = JSON.parse((await kt(['export', 'status', '--id', id, '-o', 'json'])).stdout) as {
+        status: string;
+      };
       if (status.status === 'completed') break;
       expect(['queued', 'running']).toContain(status.status);
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -103,7 +117,7 @@ describe('tutorial Step 7: export as a PDF report', () => {
     expect(expected).toBeGreaterThan(999);
     const text = pdfPages(file, true).join('\n');
     for (const name of NAMES) expect(text).toContain(name);
-    pages.forEach((page, index) => expect(page).toContain(`Page ${index + 1} of ${pages.length}`));
+    for (const [index, page] of pages.entries()) expect(page).toContain(`Page ${index + 1} of ${pages.length}`);
 
     // The manifest signs the PDF and lists the companion CSV with every record.
     const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8')) as Record<string, unknown>;
@@ -123,18 +137,50 @@ describe('tutorial Step 7: export as a PDF report', () => {
 
     // The companion CSV: every record, its SHA-256 the one the manifest signs.
     const csv = path.join(root, 'records.csv');
-    const companion = await kt(['export', 'download', '--id', id, '--companion', '--output', csv, '-o', 'json']);
+    const companion = await kt([
+      'export',
+      'download',
+      '--id',
+      id,
+      '--companion',
+      '--output',
+      csv,
+      '-o',
+      'json',
+    ]);
     expect(companion.code).toBe(0);
-    expect(JSON.parse(companion.stdout)).toMatchObject({ sha256: (manifest.companion as { sha256: string }).sha256 });
+    expect(JSON.parse(companion.stdout)).toMatchObject({
+      sha256: (manifest.companion as { sha256: string }).sha256,
+    });
     expect(readFileSync(csv, 'utf8').trim().split('\n')).toHaveLength(expected + 1);
     expect(existsSync(`${csv}.manifest.json`)).toBe(false);
   });
 
   test('a JSON export has no companion to download', async () => {
-    const created = await kt(['export', 'create', '--from', FROM, '--to', TO, '--format', 'json', '--wait', '-o', 'json']);
+    const created = await kt([
+      'export',
+      'create',
+      '--from',
+      FROM,
+      '--to',
+      TO,
+      '--format',
+      'json',
+      '--wait',
+      '-o',
+      'json',
+    ]);
     expect(created.code).toBe(0);
     const json = JSON.parse(created.stdout) as { id: string };
-    const result = await kt(['export', 'download', '--id', json.id, '--companion', '--output', path.join(root, 'x.csv')]);
+    const result = await kt([
+      'export',
+      'download',
+      '--id',
+      json.id,
+      '--companion',
+      '--output',
+      path.join(root, 'x.csv'),
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('only a PDF export has a companion CSV');
   });

@@ -60,7 +60,9 @@ describe('tutorial Step 8: deliver exports to S3', () => {
   }
 
   /** Polls -o json until the delivery has an outcome. */
-  async function deliveryOutcome(id: string): Promise<{ status: string; objectUri?: string; error?: string }> {
+  async function deliveryOutcome(
+    id: string,
+  ): Promise<{ status: string; objectUri?: string; error?: string }> {
     for (let attempt = 0; attempt < 240; attempt++) {
       const job = JSON.parse((await kt(['export', 'status', '--id', id, '-o', 'json'])).stdout) as {
         status: string;
@@ -104,7 +106,10 @@ describe('tutorial Step 8: deliver exports to S3', () => {
     ]);
 
     const key = `keeptrusts/2026/q2/${id}.json`;
-    expect(await deliveryOutcome(id)).toMatchObject({ status: 'delivered', objectUri: `s3://compliance-artifacts/${key}` });
+    expect(await deliveryOutcome(id)).toMatchObject({
+      status: 'delivered',
+      objectUri: `s3://compliance-artifacts/${key}`,
+    });
     const status = await kt(['export', 'status', '--id', id]);
     expect(status.stdout.split('\n')).toContain(`Delivery: s3://compliance-artifacts/${key} (delivered)`);
 
@@ -113,9 +118,11 @@ describe('tutorial Step 8: deliver exports to S3', () => {
     expect(downloaded.code).toBe(0);
     const delivered = await objectBytes('compliance-artifacts', key);
     expect(delivered.equals(readFileSync(file))).toBe(true);
-    expect((await objectBytes('compliance-artifacts', `${key}.manifest.json`)).equals(readFileSync(`${file}.manifest.json`))).toBe(
-      true,
-    );
+    expect(
+      (await objectBytes('compliance-artifacts', `${key}.manifest.json`)).equals(
+        readFileSync(`${file}.manifest.json`),
+      ),
+    ).toBe(true);
 
     // The delivered copy is evidence on its own: kt export verify checks it against its manifest.
     const copy = path.join(root, `${id}.json`);
@@ -144,12 +151,16 @@ describe('tutorial Step 8: deliver exports to S3', () => {
     const id = created.stdout.split('\n')[1]?.replace('Job ID: ', '') ?? '';
     expect(id).toMatch(EXPORT_ID);
     expect(created.code).toBe(1);
-    expect(created.stderr).toMatch(new RegExp(`export ${id} completed but its delivery failed: .*NoSuchBucket`));
+    expect(created.stderr).toMatch(
+      new RegExp(`export ${id} completed but its delivery failed: .*NoSuchBucket`),
+    );
     expect(created.stdout).toContain('Status: completed');
 
     const status = await kt(['export', 'status', '--id', id]);
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(new RegExp(`Delivery: s3://${LATE}/${id}\\.csv \\(failed: .*NoSuchBucket.*\\)`));
+    expect(status.stdout).toMatch(
+      new RegExp(`Delivery: s3://${LATE}/${id}\\.csv \\(failed: .*NoSuchBucket.*\\)`),
+    );
 
     await s3.send(new CreateBucketCommand({ Bucket: LATE }));
     const redelivered = await kt(['export', 'redeliver', '--id', id]);

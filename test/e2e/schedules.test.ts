@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/free-port.ts';
-import { ROOT, runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import { ROOT, runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * Tutorial Step 9 (../shared/reference/export-tutorial.txt) and the rest of `kt export schedule`
@@ -21,20 +20,9 @@ const T = '2026-04-20T02:00:00Z';
 const WEEK_MS = 7 * 86_400_000;
 /** [T - 7 days, T): half-open, so an event at T belongs to the next week's run. */
 const inWindow = sample.filter(
-  (event) => Date.parse(event.timestamp) >= Date.parse(T) - WEEK_MS && Date.parse(event.timestamp) < Date.parse(T),
+  (event) =>
+    Date.parse(event.timestamp) >= Date.parse(T) - WEEK_MS && Date.parse(event.timestamp) < Date.parse(T),
 ).length;
-
-async function startStack(root: string): Promise<StartedStack> {
-  return startLocalStackProcess({
-    PORT: String(await freePort()),
-    KT_DYNAMODB_PORT: String(await freePort()),
-    KT_S3_PORT: String(await freePort()),
-    KT_DATA_DIR: path.join(root, 'data'),
-    KT_DEMO_EVENTS: '0',
-    KEEPTRUSTS_API_TOKEN: '',
-    KT_LOG_REQUESTS: '0',
-  });
-}
 
 describe('tutorial Step 9: recurring exports', () => {
   let root: string;
@@ -43,7 +31,7 @@ describe('tutorial Step 9: recurring exports', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-schedules-'));
-    stack = await startStack(root);
+    stack = await startFreshStack(root);
     const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token, KT_DEBUG: '' };
     kt = (args) => runKt(args, env);
     const imported = await kt(['events', 'import', '--file', SAMPLE]);
@@ -90,14 +78,29 @@ describe('tutorial Step 9: recurring exports', () => {
     const run = await kt(['export', 'schedule', '--interval', 'weekly', '--format', 'csv']);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(
-      ['✓ Recurring export scheduled', 'Name: weekly-csv', 'Schedule: Every Monday at 02:00 UTC', 'Window: 7 days', ''].join(
-        '\n',
-      ),
+      [
+        '✓ Recurring export scheduled',
+        'Name: weekly-csv',
+        'Schedule: Every Monday at 02:00 UTC',
+        'Window: 7 days',
+        '',
+      ].join('\n'),
     );
   });
 
   it('refuses what EventBridge cannot run faithfully, naming the flag (exit 1)', async () => {
-    const run = await kt(['export', 'schedule', '--name', 'both', '--cron', '0 2 1 * MON', '--window', '7d', '--format', 'json']);
+    const run = await kt([
+      'export',
+      'schedule',
+      '--name',
+      'both',
+      '--cron',
+      '0 2 1 * MON',
+      '--window',
+      '7d',
+      '--format',
+      'json',
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^error: --cron restricts both day-of-month \(1\) and day-of-week \(MON\)/);
     expect(run.stdout).toBe('');
@@ -187,7 +190,12 @@ describe('tutorial Step 9: recurring exports', () => {
   it('kt export schedule --help shows both the create flags and the subcommands', async () => {
     const help = await kt(['export', 'schedule', '--help']);
     expect(help.code).toBe(0);
-    for (const text of ['--cron <expression>', '--interval <interval>', '--window <window>', '--s3-bucket <bucket>']) {
+    for (const text of [
+      '--cron <expression>',
+      '--interval <interval>',
+      '--window <window>',
+      '--s3-bucket <bucket>',
+    ]) {
       expect(help.stdout).toContain(text);
     }
     for (const command of ['list', 'show', 'delete', 'pause', 'resume', 'run']) {
@@ -197,7 +205,7 @@ describe('tutorial Step 9: recurring exports', () => {
 
   it('a restart arms the stored schedules again', async () => {
     await stack.stop();
-    stack = await startStack(root);
+    stack = await startFreshStack(root);
     expect(stack.output()).toMatch(/Schedules\s+2 armed again/);
     const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token, KT_DEBUG: '' };
     kt = (args) => runKt(args, env);

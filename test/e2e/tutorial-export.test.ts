@@ -2,8 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Papa from 'papaparse';
-import { freePort } from '../support/free-port.ts';
-import { ROOT, runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import { ROOT, runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * Tutorial Steps 2 to 6 and 10 (../shared/reference/export-tutorial.txt) as a new user runs them:
@@ -36,19 +35,6 @@ const count = (from: string, to: string, filters: { team?: string; policy?: stri
 const ISO_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const EXPORT_ID = /^exp_[0-9a-z]{20}$/;
 
-async function startStack(root: string, extra: NodeJS.ProcessEnv = {}): Promise<StartedStack> {
-  return startLocalStackProcess({
-    PORT: String(await freePort()),
-    KT_DYNAMODB_PORT: String(await freePort()),
-    KT_S3_PORT: String(await freePort()),
-    KT_DATA_DIR: path.join(root, 'data'),
-    KT_DEMO_EVENTS: '0',
-    KEEPTRUSTS_API_TOKEN: '',
-    KT_LOG_REQUESTS: '0',
-    ...extra,
-  });
-}
-
 describe('tutorial: exporting compliance evidence', () => {
   let root: string;
   let stack: StartedStack;
@@ -56,7 +42,7 @@ describe('tutorial: exporting compliance evidence', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-tutorial-'));
-    stack = await startStack(root);
+    stack = await startFreshStack(root);
     const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
     kt = (args) => runKt(args, env);
     const imported = await kt(['events', 'import', '--file', SAMPLE]);
@@ -204,9 +190,14 @@ describe('tutorial: exporting compliance evidence', () => {
     ]);
     const teamJob = await waitForOutcome(team.id);
     const bothJob = await waitForOutcome(both.id);
-    expect(teamJob.records).toBe(count('2026-04-01T00:00:00Z', '2026-04-23T23:59:59Z', { team: 'engineering' }));
+    expect(teamJob.records).toBe(
+      count('2026-04-01T00:00:00Z', '2026-04-23T23:59:59Z', { team: 'engineering' }),
+    );
     expect(bothJob.records).toBe(
-      count('2026-04-01T00:00:00Z', '2026-04-23T23:59:59Z', { team: 'engineering', policy: 'content-filter' }),
+      count('2026-04-01T00:00:00Z', '2026-04-23T23:59:59Z', {
+        team: 'engineering',
+        policy: 'content-filter',
+      }),
     );
     expect(bothJob.records).toBeGreaterThan(0);
   });
@@ -232,7 +223,14 @@ describe('tutorial: exporting compliance evidence', () => {
     expect(removed.stdout).toMatch(new RegExp(`^✓ Export ${jsonExport} deleted`));
     const status = await kt(['export', 'status', '--id', jsonExport]);
     expect(status.stdout).toContain('Status: deleted');
-    const download = await kt(['export', 'download', '--id', jsonExport, '--output', path.join(root, 'gone.json')]);
+    const download = await kt([
+      'export',
+      'download',
+      '--id',
+      jsonExport,
+      '--output',
+      path.join(root, 'gone.json'),
+    ]);
     expect(download.code).toBe(1);
     expect(download.stderr).toMatch(/deleted/);
     expect(existsSync(path.join(root, 'gone.json'))).toBe(false);
@@ -252,7 +250,7 @@ describe('an export whose part uploads keep failing (KT_FAULT_AFTER_PARTS=0)', (
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-fault-'));
-    stack = await startStack(root, { KT_FAULT_AFTER_PARTS: '0', KT_DEMO_EVENTS: '500' });
+    stack = await startFreshStack(root, { KT_FAULT_AFTER_PARTS: '0', KT_DEMO_EVENTS: '500' });
   }, 180_000);
 
   afterAll(async () => {

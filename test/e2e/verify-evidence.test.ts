@@ -2,8 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type EvidenceFiles, procedureBlocks, runProcedure } from '../support/doc-procedure.ts';
-import { freePort } from '../support/free-port.ts';
-import { ROOT, runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import { ROOT, runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * Issue 9's "done when", with the real `kt` binary and `npm start` on a fresh data dir: the sample
@@ -42,15 +41,7 @@ describe('verifying downloaded evidence, online and with the stack stopped', () 
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-verify-'));
-    stack = await startLocalStackProcess({
-      PORT: String(await freePort()),
-      KT_DYNAMODB_PORT: String(await freePort()),
-      KT_S3_PORT: String(await freePort()),
-      KT_DATA_DIR: path.join(root, 'data'),
-      KT_DEMO_EVENTS: '0',
-      KEEPTRUSTS_API_TOKEN: '',
-      KT_LOG_REQUESTS: '0',
-    });
+    stack = await startFreshStack(root);
     const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
     kt = (args) => runKt(args, env);
     expect((await kt(['events', 'import', '--file', SAMPLE])).code).toBe(0);

@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/free-port.ts';
-import { ROOT, runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import { ROOT, runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * A new user tries to change history: after importing the sample and exporting a range, they
@@ -22,15 +21,7 @@ describe('kt events import against write-once events', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-write-once-'));
-    stack = await startLocalStackProcess({
-      PORT: String(await freePort()),
-      KT_DYNAMODB_PORT: String(await freePort()),
-      KT_S3_PORT: String(await freePort()),
-      KT_DATA_DIR: path.join(root, 'data'),
-      KT_DEMO_EVENTS: '0',
-      KEEPTRUSTS_API_TOKEN: '',
-      KT_LOG_REQUESTS: '0',
-    });
+    stack = await startFreshStack(root);
     const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
     kt = (args) => runKt(args, env);
     expect((await kt(['events', 'import', '--file', SAMPLE])).code).toBe(0);
@@ -43,7 +34,19 @@ describe('kt events import against write-once events', () => {
 
   /** A CSV export of the range, waited for and downloaded; returns its bytes. */
   async function exportCsv(name: string): Promise<Buffer> {
-    const created = await kt(['export', 'create', '--from', FROM, '--to', TO, '--format', 'csv', '--wait', '-o', 'json']);
+    const created = await kt([
+      'export',
+      'create',
+      '--from',
+      FROM,
+      '--to',
+      TO,
+      '--format',
+      'csv',
+      '--wait',
+      '-o',
+      'json',
+    ]);
     expect(created.code).toBe(0);
     const { id } = JSON.parse(created.stdout) as { id: string };
     const output = path.join(root, name);
@@ -86,7 +89,12 @@ describe('kt events import against write-once events', () => {
       new: 0,
       alreadyStored: 1,
       conflicts: [
-        { line: 2, id: changed.id, conflict: 'content', reason: expect.stringContaining('different content') },
+        {
+          line: 2,
+          id: changed.id,
+          conflict: 'content',
+          reason: expect.stringContaining('different content'),
+        },
         { line: 3, id: moved.id, conflict: 'time', reason: expect.stringContaining(String(moved.timestamp)) },
       ],
       file,

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { bundledFontName, reportFontPaths } from '../../functions/adapters/fonts/report-font-files.ts';
 import { App, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
@@ -33,12 +34,22 @@ describe('cdk-nag AwsSolutions on the real app', () => {
       rmSync(assembly.directory, { recursive: true, force: true });
   });
 
-  it('bundles every handler (api, authorizer, scheduled, six workflow steps) as ESM with source maps', () => {
+  it('bundles every handler (api, authorizer, scheduled, seven workflow steps) as ESM with source maps', () => {
     const assetDirs = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
-    expect(assetDirs).toHaveLength(9);
+    expect(assetDirs).toHaveLength(10);
+    const withFonts: string[] = [];
     for (const dir of assetDirs) {
-      expect(readdirSync(path.join(assembly.directory, dir)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+      const files = readdirSync(path.join(assembly.directory, dir)).sort();
+      if (files.includes('fonts')) withFonts.push(dir);
+      expect(files.filter((name) => name !== 'fonts')).toEqual(['index.mjs', 'index.mjs.map']);
     }
+    // RenderReport's bundle alone carries the report's fonts, read at run time from fonts/.
+    expect(withFonts).toHaveLength(1);
+    expect(readdirSync(path.join(assembly.directory, withFonts[0]!, 'fonts')).sort()).toEqual(
+      reportFontPaths()
+        .map((file) => bundledFontName(file))
+        .sort(),
+    );
   });
 
   it('keeps class names in the minified bundles (Step Functions matches Retry on the error name)', () => {

@@ -6,6 +6,7 @@ import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { type PublicKeyInfo, verifyEvidenceSignature } from '../../functions/core/evidence/signing.ts';
 import { countItems } from '../support/count-items.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
+import { testStackConfig } from '../support/local-stack-config.ts';
 
 /** The API through the local HTTP front: the same authorizer and API handlers Lambda runs. */
 describe('API over the local stack', () => {
@@ -14,14 +15,7 @@ describe('API over the local stack', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'kt-api-'));
-    stack = await startLocalStack({
-      apiPort: 0,
-      dynamodbPort: 0,
-      s3Port: 0,
-      dataDir,
-      demoEvents: 0,
-      logRequests: false,
-    });
+    stack = await startLocalStack(testStackConfig(dataDir));
   });
 
   afterAll(async () => {
@@ -46,7 +40,10 @@ describe('API over the local stack', () => {
   const post = (body: unknown, token: string | null = stack.admin.token) =>
     fetch(`${stack.apiUrl}/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+      headers: {
+        'content-type': 'application/json',
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
@@ -56,24 +53,45 @@ describe('API over the local stack', () => {
     const batch = { events: Array.from({ length: 120 }, (_, n) => event(n)) };
     const first = await post(batch);
     expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ received: 120, written: 120, alreadyStored: 0, conflicts: [], failed: [] });
+    expect(await first.json()).toEqual({
+      received: 120,
+      written: 120,
+      alreadyStored: 0,
+      conflicts: [],
+      failed: [],
+    });
     const second = await post(batch);
     expect(second.status).toBe(200);
-    expect(await second.json()).toEqual({ received: 120, written: 0, alreadyStored: 120, conflicts: [], failed: [] });
+    expect(await second.json()).toEqual({
+      received: 120,
+      written: 0,
+      alreadyStored: 120,
+      conflicts: [],
+      failed: [],
+    });
     expect(await storedCount()).toBe(120);
   });
 
   it('rejects a batch with one bad event whole, naming the event and field, and writes nothing', async () => {
     const before = await storedCount();
-    const batch = { events: [event(1000), event(1001, { timestamp: '2026-04-20 09:15' }), event(1002, { tokens: -1 })] };
+    const batch = {
+      events: [event(1000), event(1001, { timestamp: '2026-04-20 09:15' }), event(1002, { tokens: -1 })],
+    };
     const response = await post(batch);
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
     const problem = (await response.json()) as ProblemDetails;
-    expect(problem).toMatchObject({ status: 400, title: 'Invalid request', type: 'urn:keeptrusts:problem:validation' });
+    expect(problem).toMatchObject({
+      status: 400,
+      title: 'Invalid request',
+      type: 'urn:keeptrusts:problem:validation',
+    });
     expect(problem.detail).toBe('2 of 3 events are invalid; nothing was stored.');
     expect(problem.errors).toEqual([
-      { field: 'events[1].timestamp', rule: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z' },
+      {
+        field: 'events[1].timestamp',
+        rule: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z',
+      },
       { field: 'events[2].tokens', rule: 'must be 0 or more' },
     ]);
     expect(await storedCount()).toBe(before);
@@ -92,7 +110,9 @@ describe('API over the local stack', () => {
   it('answers a body that is not JSON with a problem naming the body', async () => {
     const response = await post('{"events": [', stack.admin.token);
     expect(response.status).toBe(400);
-    expect(((await response.json()) as ProblemDetails).errors).toEqual([{ field: 'body', rule: 'must be valid JSON' }]);
+    expect(((await response.json()) as ProblemDetails).errors).toEqual([
+      { field: 'body', rule: 'must be valid JSON' },
+    ]);
   });
 
   it('refuses a wrong token with a problem+json 401 and a request without one with 401', async () => {
@@ -111,7 +131,9 @@ describe('API over the local stack', () => {
 
   it('refuses a token without the events:write scope, and a team token writing another team', async () => {
     const reader = generateToken();
-    await stack.adapters.tokenStore.putToken(newTokenRecord(reader, { name: 'reader', scopes: ['exports:read'] }));
+    await stack.adapters.tokenStore.putToken(
+      newTokenRecord(reader, { name: 'reader', scopes: ['exports:read'] }),
+    );
     const denied = await post({ events: [event(3000)] }, reader);
     expect(denied.status).toBe(403);
     expect(((await denied.json()) as ProblemDetails).detail).toContain('events:write');

@@ -18,6 +18,7 @@ import type { Scope } from '../../functions/core/auth/token-record.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { memoryIo } from '../unit/cli/helpers.ts';
+import { testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * GET /v1/audit and /v1/audit/checkpoint over real HTTP through the local stack (authorizer, API
@@ -32,14 +33,7 @@ const table = LOCAL_RESOURCES.controlTable;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-audit-api-'));
-  stack = await startLocalStack({
-    apiPort: 0,
-    dynamodbPort: 0,
-    s3Port: 0,
-    dataDir,
-    demoEvents: 0,
-    logRequests: false,
-  });
+  stack = await startLocalStack(testStackConfig(dataDir));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,5 +1,9 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { auditKeys, DynamoAuditChainStore, DynamoAuditLog } from '../../functions/adapters/dynamodb/audit-log.ts';
+import {
+  auditKeys,
+  DynamoAuditChainStore,
+  DynamoAuditLog,
+} from '../../functions/adapters/dynamodb/audit-log.ts';
 import {
   AuditChainError,
   type AuditEntry,
@@ -289,7 +293,8 @@ describe('DynamoAuditLog', () => {
   });
 
   it('reads a seq range (toSeq), per subject too, and reports the real end as its head', async () => {
-    for (let i = 0; i < 6; i++) await log.append(rec(i % 2 === 0 ? 'exp_even' : 'exp_odd', 'export.created', i));
+    for (let i = 0; i < 6; i++)
+      await log.append(rec(i % 2 === 0 ? 'exp_even' : 'exp_odd', 'export.created', i));
     expect((await log.entries({ afterSeq: 1, toSeq: 4 })).map((e) => e.seq)).toEqual([2, 3, 4]);
     expect((await log.entries({ subject: 'exp_even', toSeq: 4 })).map((e) => e.seq)).toEqual([1, 3]);
     expect(await log.entries({ afterSeq: 4, toSeq: 4 })).toEqual([]);
@@ -339,4 +344,3 @@ describe('DynamoAuditChainStore checkpoint record', () => {
     expect(await store.readCheckpointMark()).toEqual({ seq: 6, hash: latest!.hash, at: latest!.at });
   });
 });
-

@@ -4,10 +4,7 @@ import { DynamoEventStore, encodeCursor } from '../../functions/adapters/dynamod
 import { DynamoTokenStore } from '../../functions/adapters/dynamodb/token-store.ts';
 import type { TokenRecord } from '../../functions/core/auth/token-record.ts';
 import { ConflictError, DependencyError, ValidationError } from '../../functions/core/errors.ts';
-import {
-  canonicalEventJson,
-  type DecisionEvent,
-} from '../../functions/core/events/decision-event.ts';
+import { canonicalEventJson, type DecisionEvent } from '../../functions/core/events/decision-event.ts';
 import { generateDemoEvents } from '../../functions/core/events/demo-events.ts';
 import { daysInRange, eventSortKey } from '../../functions/core/events/time-range.ts';
 import type { EventFilter } from '../../functions/core/events/event-filter.ts';
@@ -469,7 +466,11 @@ describe('DynamoEventStore.putEvents', () => {
 });
 
 describe('DynamoEventStore.claimEventIds', () => {
-  const record = (id: string, digest = 'a'.repeat(64), timestamp = '2026-09-01T00:00:00Z'): EventIdRecord => ({
+  const record = (
+    id: string,
+    digest = 'a'.repeat(64),
+    timestamp = '2026-09-01T00:00:00Z',
+  ): EventIdRecord => ({
     id,
     digest,
     timestamp,
@@ -493,7 +494,9 @@ describe('DynamoEventStore.claimEventIds', () => {
 
   it('lets exactly one of many concurrent claimants of an id win', async () => {
     const claims = await Promise.all(
-      Array.from({ length: 12 }, (_, n) => store.claimEventIds([record('evt_claimrace', String(n).padStart(64, '0'))])),
+      Array.from({ length: 12 }, (_, n) =>
+        store.claimEventIds([record('evt_claimrace', String(n).padStart(64, '0'))]),
+      ),
     );
     const winners = claims.flat().filter((c) => c.outcome === 'claimed');
     expect(winners).toHaveLength(1);
@@ -511,7 +514,10 @@ describe('DynamoEventStore.claimEventIds', () => {
   });
 
   it('retries a throttled claim and reports one that stays throttled as failed, never as claimed', async () => {
-    const tight = new DynamoEventStore(db.documents, db.tables.eventsTable, { maxWriteAttempts: 2, retryBaseDelayMs: 1 });
+    const tight = new DynamoEventStore(db.documents, db.tables.eventsTable, {
+      maxWriteAttempts: 2,
+      retryBaseDelayMs: 1,
+    });
     throttleClaims = 1;
     expect(await tight.claimEventIds([record('evt_claimok')])).toEqual([{ outcome: 'claimed' }]);
     throttleClaims = 2;

@@ -8,6 +8,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
+import { testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * /v1/exports over real HTTP through the local stack: the authorizer and API handlers Lambda
@@ -76,13 +77,17 @@ const failures: string[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-export-api-'));
-  stack = await startLocalStack(
-    { apiPort: 0, dynamodbPort: 0, s3Port: 0, dataDir, demoEvents: 0, logRequests: false },
-    { retryIntervalOverrides: NO_WAIT, onExportFailed: (id, error) => failures.push(`${id}: ${String(error)}`) },
-  );
+  stack = await startLocalStack(testStackConfig(dataDir), {
+    retryIntervalOverrides: NO_WAIT,
+    onExportFailed: (id, error) => failures.push(`${id}: ${String(error)}`),
+  });
   const response = await call('POST', '/v1/events', { body: { events: EVENTS } });
   expect(response.status).toBe(200);
-  expect(await response.json()).toMatchObject({ received: EVENTS.length, written: EVENTS.length, failed: [] });
+  expect(await response.json()).toMatchObject({
+    received: EVENTS.length,
+    written: EVENTS.length,
+    failed: [],
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -119,7 +124,12 @@ async function problem(response: Response, status: number): Promise<ProblemDetai
   return details;
 }
 
-const validBody = (overrides: Record<string, unknown> = {}) => ({ from: FROM, to: TO, format: 'json', ...overrides });
+const validBody = (overrides: Record<string, unknown> = {}) => ({
+  from: FROM,
+  to: TO,
+  format: 'json',
+  ...overrides,
+});
 
 async function createExport(body: unknown, options: Omit<CallOptions, 'body'> = {}): Promise<ExportJobView> {
   const response = await call('POST', '/v1/exports', { ...options, body });
@@ -166,7 +176,11 @@ async function listAll(limit: number, token?: string): Promise<{ jobs: ExportJob
 async function addToken(scopes: Scope[], team?: string): Promise<string> {
   const token = generateToken();
   await stack.adapters.tokenStore.putToken(
-    newTokenRecord(token, { name: `test ${scopes.join(' ')}`, scopes, ...(team === undefined ? {} : { team }) }),
+    newTokenRecord(token, {
+      name: `test ${scopes.join(' ')}`,
+      scopes,
+      ...(team === undefined ? {} : { team }),
+    }),
   );
   return token;
 }
@@ -214,7 +228,12 @@ describe('POST /v1/exports → GET → download → DELETE', () => {
   it('downloads: a URL whose bytes hash to the sha256 and hold exactly the events in range', async () => {
     const response = await call('GET', `/v1/exports/${job.id}/download`);
     expect(response.status).toBe(200);
-    const download = (await response.json()) as { url: string; bytes: number; sha256: string; filename: string };
+    const download = (await response.json()) as {
+      url: string;
+      bytes: number;
+      sha256: string;
+      filename: string;
+    };
     const view = await getJob(job.id);
     expect(download).toMatchObject({ bytes: view.bytes, sha256: view.sha256, filename: `${job.id}.json` });
     const file = await fetch(download.url);
@@ -262,23 +281,36 @@ describe('POST /v1/exports with an invalid body', () => {
     ['an unknown page size', validBody({ format: 'pdf', pageSize: 'a3' }), ['pageSize']],
     ['an unknown format', validBody({ format: 'xml' }), ['format']],
     ['a filter that is not an object', validBody({ filters: 'engineering' }), ['filters']],
-    ['an empty team filter and an unknown filter', validBody({ filters: { team: '', region: 'eu' } }), ['filters.team', 'filters.region']],
+    [
+      'an empty team filter and an unknown filter',
+      validBody({ filters: { team: '', region: 'eu' } }),
+      ['filters.team', 'filters.region'],
+    ],
     ['a range over a year', validBody({ from: '2025-01-01T00:00:00Z', to: '2026-04-01T00:00:00Z' }), ['to']],
-    ['several problems at once', { from: 'yesterday', format: 'xml', extra: 1 }, ['from', 'to', 'format', 'extra']],
+    [
+      'several problems at once',
+      { from: 'yesterday', format: 'xml', extra: 1 },
+      ['from', 'to', 'format', 'extra'],
+    ],
     ['a body that is not an object', [validBody()], ['(body)']],
   ];
 
-  it.each(INVALID)('%s → 400 problem+json naming each field, and nothing is created', async (_, body, fields) => {
-    const before = { items: await controlItems(), jobs: await ids() };
-    const details = await problem(await call('POST', '/v1/exports', { body }), 400);
-    expect(details.type).toBe('urn:keeptrusts:problem:validation');
-    expect(details.errors?.map((issue) => issue.field).sort()).toEqual([...fields].sort());
-    expect(await ids()).toEqual(before.jobs);
-    expect(await controlItems()).toBe(before.items);
-  });
+  it.each(INVALID)(
+    '%s → 400 problem+json naming each field, and nothing is created',
+    async (_, body, fields) => {
+      const before = { items: await controlItems(), jobs: await ids() };
+      const details = await problem(await call('POST', '/v1/exports', { body }), 400);
+      expect(details.type).toBe('urn:keeptrusts:problem:validation');
+      expect(details.errors?.map((issue) => issue.field).sort()).toEqual([...fields].sort());
+      expect(await ids()).toEqual(before.jobs);
+      expect(await controlItems()).toBe(before.items);
+    },
+  );
 
   it('accepts a pdf export with its page size, and shows the page size on the job', async () => {
-    const response = await call('POST', '/v1/exports', { body: validBody({ format: 'pdf', pageSize: 'letter' }) });
+    const response = await call('POST', '/v1/exports', {
+      body: validBody({ format: 'pdf', pageSize: 'letter' }),
+    });
     expect(response.status).toBe(202);
     expect(await response.json()).toMatchObject({ format: 'pdf', pageSize: 'letter', status: 'queued' });
   });
@@ -335,7 +367,10 @@ describe('Idempotency-Key', () => {
     await createExport(validBody(), { headers: { 'idempotency-key': key } });
     const before = { items: await controlItems(), jobs: await ids() };
     const details = await problem(
-      await call('POST', '/v1/exports', { body: validBody({ format: 'csv' }), headers: { 'idempotency-key': key } }),
+      await call('POST', '/v1/exports', {
+        body: validBody({ format: 'csv' }),
+        headers: { 'idempotency-key': key },
+      }),
       409,
     );
     expect(details.detail).toMatch(/Idempotency-Key/);
@@ -374,7 +409,10 @@ describe('GET /v1/exports paging', () => {
 
   it.each([
     ['garbage', 'not-a-cursor!'],
-    ['a cursor of another partition', Buffer.from(JSON.stringify({ pk: 'a', sk: 'b', gsi1pk: 'AUDIT', gsi1sk: 'c' })).toString('base64url')],
+    [
+      'a cursor of another partition',
+      Buffer.from(JSON.stringify({ pk: 'a', sk: 'b', gsi1pk: 'AUDIT', gsi1sk: 'c' })).toString('base64url'),
+    ],
   ])('a forged cursor (%s) → 400 naming cursor', async (_, cursor) => {
     const details = await problem(await call('GET', `/v1/exports?cursor=${encodeURIComponent(cursor)}`), 400);
     expect(details.errors?.map((issue) => issue.field)).toEqual(['cursor']);
@@ -423,7 +461,10 @@ describe('tokens restricted by team or scope', () => {
   it('a team token asking for another team is refused (403) and nothing is created', async () => {
     const before = { items: await controlItems(), jobs: await ids() };
     const details = await problem(
-      await call('POST', '/v1/exports', { token: engineering, body: validBody({ filters: { team: 'support' } }) }),
+      await call('POST', '/v1/exports', {
+        token: engineering,
+        body: validBody({ filters: { team: 'support' } }),
+      }),
       403,
     );
     expect(details.detail).toContain('engineering');
@@ -434,7 +475,10 @@ describe('tokens restricted by team or scope', () => {
   it('a token without exports:write gets 403 on POST and DELETE, and creates nothing', async () => {
     const reader = await addToken(['exports:read']);
     const before = { items: await controlItems(), jobs: await ids() };
-    const details = await problem(await call('POST', '/v1/exports', { token: reader, body: validBody() }), 403);
+    const details = await problem(
+      await call('POST', '/v1/exports', { token: reader, body: validBody() }),
+      403,
+    );
     expect(details.detail).toContain('exports:write');
     await problem(await call('DELETE', `/v1/exports/${adminSupportExport.id}`, { token: reader }), 403);
     expect(await ids(reader)).toEqual(before.jobs);

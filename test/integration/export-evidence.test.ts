@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { type Adapters, exportOperationDeps, useAdapters } from '../../functions/adapters/composition-root.ts';
+import {
+  type Adapters,
+  exportOperationDeps,
+  useAdapters,
+} from '../../functions/adapters/composition-root.ts';
 import type { Principal } from '../../functions/core/auth/token-record.ts';
 import type { DecisionEvent } from '../../functions/core/events/decision-event.ts';
 import { generateDemoEvents } from '../../functions/core/events/demo-events.ts';
@@ -40,7 +44,12 @@ beforeAll(async () => {
   servers = await startExportServers();
   const base = await servers.world('events');
   events = [
-    ...generateDemoEvents({ count: 3_000, from: new Date('2026-03-30T00:00:00Z'), to: new Date('2026-04-12T00:00:00Z'), seed: 9 }),
+    ...generateDemoEvents({
+      count: 3_000,
+      from: new Date('2026-03-30T00:00:00Z'),
+      to: new Date('2026-04-12T00:00:00Z'),
+      seed: 9,
+    }),
   ];
   const result = await base.eventStore.putEvents(events);
   expect(result.failed).toEqual([]);
@@ -49,21 +58,27 @@ beforeAll(async () => {
 afterAll(async () => servers?.close());
 
 async function runExport(world: Adapters, body: Record<string, unknown>): Promise<ExportJob> {
-  const id = `exp_${String(seq++).padStart(20, "0")}`;
+  const id = `exp_${String(seq++).padStart(20, '0')}`;
   const runner = new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
     handlers: { prepare, exportPage, renderReport, finalize, deliver, recordAudit, markFailed },
     retryIntervalOverrides: NO_WAIT,
   });
   useAdapters(world);
-  await createExport({ ...exportOperationDeps(world), workflow: runner, newId: () => id, now: () => CREATED }, body, ADMIN);
+  await createExport(
+    { ...exportOperationDeps(world), workflow: runner, newId: () => id, now: () => CREATED },
+    body,
+    ADMIN,
+  );
   await runner.idle();
   return (await world.jobStore.getJob(id))!.value;
 }
 
 async function object(world: Adapters, key: string): Promise<Buffer | undefined> {
   try {
-    const output = await world.clients.s3.send(new GetObjectCommand({ Bucket: world.config.artifactBucket, Key: key }));
+    const output = await world.clients.s3.send(
+      new GetObjectCommand({ Bucket: world.config.artifactBucket, Key: key }),
+    );
     return Buffer.from(await output.Body!.transformToByteArray());
   } catch (error) {
     if ((error as Error).name === 'NoSuchKey') return undefined;
@@ -79,7 +94,8 @@ function expectedRecordsDigest(records: readonly DecisionEvent[]): string {
   return sha256(records.map((e) => `${JSON.stringify(fields.map((f) => e[f]))}\n`).join(''));
 }
 
-const inRange = (e: DecisionEvent) => Date.parse(e.timestamp) >= Date.parse(FROM) && Date.parse(e.timestamp) <= Date.parse(TO);
+const inRange = (e: DecisionEvent) =>
+  Date.parse(e.timestamp) >= Date.parse(FROM) && Date.parse(e.timestamp) <= Date.parse(TO);
 const inOrder = (list: DecisionEvent[]) =>
   [...list].sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp) || (a.id < b.id ? -1 : 1));
 
@@ -113,7 +129,9 @@ describe('export evidence', () => {
       expect(job.recordsDigest).toBe(manifest.recordsDigest.sha256);
       expect(verifyDocumentSignature(manifest, publicKey!.publicKeyPem)).toBe(true);
       // Any edit breaks the signature.
-      expect(verifyDocumentSignature({ ...manifest, records: manifest.records - 1 }, publicKey!.publicKeyPem)).toBe(false);
+      expect(
+        verifyDocumentSignature({ ...manifest, records: manifest.records - 1 }, publicKey!.publicKeyPem),
+      ).toBe(false);
       // The manifest anchors the audit trail: its head is an entry that exists, with that hash.
       const [anchor] = await world.auditLog.entries({ afterSeq: manifest.auditHead.seq - 1, limit: 1 });
       expect(anchor?.hash).toBe(manifest.auditHead.hash);
@@ -126,7 +144,11 @@ describe('export evidence', () => {
   test('an empty range completes with zero records and a signed manifest that says so', async () => {
     const world = await servers.world('empty');
     const [publicKey] = await world.publicKeys.publicKeys();
-    const job = await runExport(world, { from: '2027-01-01T00:00:00Z', to: '2027-01-02T00:00:00Z', format: 'csv' });
+    const job = await runExport(world, {
+      from: '2027-01-01T00:00:00Z',
+      to: '2027-01-02T00:00:00Z',
+      format: 'csv',
+    });
     expect(job.status).toBe('completed');
     expect(job.records).toBe(0);
     const manifest = JSON.parse((await object(world, job.manifestKey!))!.toString('utf8')) as ExportManifest;

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import Papa from 'papaparse';
-import { type Adapters, exportOperationDeps, useAdapters, workflowDeps } from '../../functions/adapters/composition-root.ts';
+import {
+  type Adapters,
+  exportOperationDeps,
+  useAdapters,
+  workflowDeps,
+} from '../../functions/adapters/composition-root.ts';
 import type { Principal } from '../../functions/core/auth/token-record.ts';
 import type { DecisionEvent } from '../../functions/core/events/decision-event.ts';
 import { generateDemoEvents } from '../../functions/core/events/demo-events.ts';
@@ -45,7 +50,10 @@ let events: DecisionEvent[];
 beforeAll(async () => {
   servers = await startExportServers();
   const base = await servers.world('events');
-  const note = 'The prompt mentioned a customer record; the policy redacted the name, address and card number. '.repeat(10);
+  const note =
+    'The prompt mentioned a customer record; the policy redacted the name, address and card number. '.repeat(
+      10,
+    );
   events = [
     ...generateDemoEvents({
       count: EVENT_COUNT,
@@ -73,13 +81,25 @@ function countingParts(store: ArtifactStore, counter: { parts: number }): Artifa
 function newRunner(): LocalWorkflowRunner {
   return new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
-    handlers: { prepare, exportPage: exportPageHandler, renderReport, finalize, deliver, recordAudit, markFailed },
+    handlers: {
+      prepare,
+      exportPage: exportPageHandler,
+      renderReport,
+      finalize,
+      deliver,
+      recordAudit,
+      markFailed,
+    },
     retryIntervalOverrides: NO_WAIT,
   });
 }
 
 /** Creates the export through the API's operation and runs its workflow to the end. */
-async function runExport(world: Adapters, body: Record<string, unknown>, runner = newRunner()): Promise<ExportJob> {
+async function runExport(
+  world: Adapters,
+  body: Record<string, unknown>,
+  runner = newRunner(),
+): Promise<ExportJob> {
   useAdapters(world);
   await createExport(
     { ...exportOperationDeps(world), workflow: runner, newId: () => EXPORT_ID, now: () => CREATED },
@@ -111,7 +131,9 @@ describe('export workflow', () => {
 
   test('an unbroken JSON export holds every event in range, once, in order, with its digest', async () => {
     const counter = { parts: 0 };
-    const world = await servers.world('unbroken', { artifactStore: (store) => countingParts(store, counter) });
+    const world = await servers.world('unbroken', {
+      artifactStore: (store) => countingParts(store, counter),
+    });
     const job = await runExport(world, { from: FROM, to: TO, format: 'json' });
 
     const expected = events.filter((event) => inRange(event));
@@ -123,7 +145,10 @@ describe('export workflow', () => {
     expect(job.bytes).toBe(unbroken.length);
     expect(job.sha256).toBe(sha256(unbroken));
 
-    const document = JSON.parse(unbroken.toString('utf8')) as { events: DecisionEvent[]; export: { id: string } };
+    const document = JSON.parse(unbroken.toString('utf8')) as {
+      events: DecisionEvent[];
+      export: { id: string };
+    };
     expect(document.export.id).toBe(EXPORT_ID);
     expect(document.events.map((event) => event.id)).toEqual(
       [...expected]
@@ -138,7 +163,8 @@ describe('export workflow', () => {
   test('an ExportPage that fails after a part is retried and resumes: the same bytes, nothing open', async () => {
     const counter = { parts: 0 };
     const world = await servers.world('interrupted', {
-      artifactStore: (store) => countingParts(withPartUploadFault(store, { afterParts: 1, times: 1 }), counter),
+      artifactStore: (store) =>
+        countingParts(withPartUploadFault(store, { afterParts: 1, times: 1 }), counter),
     });
     const job = await runExport(world, { from: FROM, to: TO, format: 'json' });
 
@@ -203,8 +229,19 @@ describe('export workflow', () => {
     expect(job.sha256).toBe(sha256(bytes));
     const parsed = Papa.parse<string[]>(bytes.toString('utf8'), { skipEmptyLines: true });
     expect(parsed.errors).toEqual([]);
-    expect(parsed.data[0]).toEqual(['id', 'timestamp', 'model', 'policy', 'action', 'result', 'tokens', 'latency_ms']);
-    expect(new Set(parsed.data.slice(1).map((row) => row[0]))).toEqual(new Set(expected.map((event) => event.id)));
+    expect(parsed.data[0]).toEqual([
+      'id',
+      'timestamp',
+      'model',
+      'policy',
+      'action',
+      'result',
+      'tokens',
+      'latency_ms',
+    ]);
+    expect(new Set(parsed.data.slice(1).map((row) => row[0]))).toEqual(
+      new Set(expected.map((event) => event.id)),
+    );
   });
 
   test('a local stack stopped mid-export resumes the job on its next start and writes the same bytes', async () => {

@@ -27,7 +27,12 @@ function idOf(n: number): string {
 /** A queued job created `minute` minutes after a fixed instant. */
 function jobAt(n: number, minute: number, title = `job ${n}`): ExportJob {
   return newExportJob(
-    { range: { from: '2026-04-01T00:00:00Z', to: '2026-04-30T23:59:59Z' }, format: 'json', title, filters: {} },
+    {
+      range: { from: '2026-04-01T00:00:00Z', to: '2026-04-30T23:59:59Z' },
+      format: 'json',
+      title,
+      filters: {},
+    },
     PRINCIPAL,
     new Date(Date.UTC(2026, 4, 1, 12, minute)),
     idOf(n),
@@ -47,7 +52,10 @@ let tables = 0;
 /** A new control table on the same server, so a listing sees only the jobs of its own test. */
 async function freshTable(): Promise<string> {
   tables += 1;
-  const names = { eventsTable: `${db.tables.eventsTable}-${tables}`, controlTable: `${db.tables.controlTable}-${tables}` };
+  const names = {
+    eventsTable: `${db.tables.eventsTable}-${tables}`,
+    controlTable: `${db.tables.controlTable}-${tables}`,
+  };
   await createTables(db.client, names);
   return names.controlTable;
 }
@@ -187,10 +195,19 @@ describe('listJobs', () => {
   });
 
   it('continues after a well-formed cursor whose position holds no job (it names a place, not an item)', async () => {
-    const after = b64({ pk: `EXPORT#${idOf(105)}`, sk: 'JOB', gsi1pk: 'JOBS', gsi1sk: `2026-05-01T12:06:30.000Z#${idOf(105)}` });
+    const after = b64({
+      pk: `EXPORT#${idOf(105)}`,
+      sk: 'JOB',
+      gsi1pk: 'JOBS',
+      gsi1sk: `2026-05-01T12:06:30.000Z#${idOf(105)}`,
+    });
     const page = await store.listJobs({ limit: 100, cursor: after });
     expect(page.jobs.map((job) => job.createdAt)).toEqual(
-      jobs.map((job) => job.createdAt).filter((created) => created < '2026-05-01T12:06:30.000Z').sort().reverse(),
+      jobs
+        .map((job) => job.createdAt)
+        .filter((created) => created < '2026-05-01T12:06:30.000Z')
+        .sort()
+        .reverse(),
     );
   });
 
@@ -217,7 +234,9 @@ describe('claimIdempotencyKey', () => {
   it('records a first claim and answers the earlier claim, unchanged, on every later one', async () => {
     const store = await freshStore();
     expect(await store.claimIdempotencyKey(claim())).toBeUndefined();
-    const again = await store.claimIdempotencyKey(claim({ fingerprint: 'e'.repeat(64), exportId: idOf(301) }));
+    const again = await store.claimIdempotencyKey(
+      claim({ fingerprint: 'e'.repeat(64), exportId: idOf(301) }),
+    );
     expect(again).toEqual(claim());
     expect(await store.claimIdempotencyKey(claim({ exportId: idOf(302) }))).toEqual(claim());
   });
@@ -244,7 +263,10 @@ describe('claimIdempotencyKey', () => {
     const store = new DynamoJobStore(db.documents, table);
     await store.claimIdempotencyKey(claim());
     const raw = await db.documents.send(
-      new GetCommand({ TableName: table, Key: { pk: 'IDEMPOTENCY#tok_aaaaaaaaaaaa#order-42', sk: 'EXPORT' } }),
+      new GetCommand({
+        TableName: table,
+        Key: { pk: 'IDEMPOTENCY#tok_aaaaaaaaaaaa#order-42', sk: 'EXPORT' },
+      }),
     );
     expect(raw.Item).toMatchObject({ fingerprint: 'f'.repeat(64), exportId: idOf(300) });
   });

@@ -12,6 +12,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
+import { testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * Delivery to customer buckets over real HTTP through the local stack: the allow-list and prefix
@@ -44,15 +45,7 @@ let s3: S3Client;
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-delivery-'));
   stack = await startLocalStack(
-    {
-      apiPort: 0,
-      dynamodbPort: 0,
-      s3Port: 0,
-      dataDir,
-      demoEvents: 0,
-      logRequests: false,
-      deliveryBuckets: ['compliance-artifacts', DROP, MISSING],
-    },
+    testStackConfig(dataDir, { deliveryBuckets: ['compliance-artifacts', DROP, MISSING] }),
     { retryIntervalOverrides: NO_WAIT },
   );
   s3 = stack.adapters.clients.s3;
@@ -120,7 +113,9 @@ describe('refused at create time, with nothing written', () => {
       's3Bucket "someone-elses-bucket" is not an allowed delivery bucket; add it to the deployment\'s ' +
         'deliveryBuckets (locally: KT_DELIVERY_BUCKETS=someone-elses-bucket).',
     );
-    expect(problem.errors).toEqual([{ field: 'delivery.s3Bucket', rule: expect.stringContaining('KT_DELIVERY_BUCKETS=') }]);
+    expect(problem.errors).toEqual([
+      { field: 'delivery.s3Bucket', rule: expect.stringContaining('KT_DELIVERY_BUCKETS=') },
+    ]);
     expect(await controlItems()).toBe(before);
   });
 
@@ -147,7 +142,11 @@ describe('refused at create time, with nothing written', () => {
 
 describe('delivery to an allow-listed bucket', () => {
   it('copies the artifact and its manifest byte for byte under the prefix, and records the URIs', async () => {
-    const job = await createAndFinish({ s3Bucket: DROP, s3Prefix: 'keeptrusts/2026/q2/', s3Region: 'us-east-1' });
+    const job = await createAndFinish({
+      s3Bucket: DROP,
+      s3Prefix: 'keeptrusts/2026/q2/',
+      s3Region: 'us-east-1',
+    });
     expect(job.status).toBe('completed');
     const key = `keeptrusts/2026/q2/${job.id}.json`;
     expect(job.delivery).toMatchObject({
@@ -159,7 +158,9 @@ describe('delivery to an allow-listed bucket', () => {
     });
     expect(await keysIn(DROP)).toEqual(expect.arrayContaining([key, `${key}.manifest.json`]));
     const internal = `exports/${job.id}/${job.id}.json`;
-    expect((await bytesOf(DROP, key)).equals(await bytesOf(LOCAL_RESOURCES.artifactBucket, internal))).toBe(true);
+    expect((await bytesOf(DROP, key)).equals(await bytesOf(LOCAL_RESOURCES.artifactBucket, internal))).toBe(
+      true,
+    );
     expect(
       (await bytesOf(DROP, `${key}.manifest.json`)).equals(
         await bytesOf(LOCAL_RESOURCES.artifactBucket, `${internal}.manifest.json`),
@@ -199,9 +200,11 @@ describe('a delivery that fails', () => {
     });
     expect(after.delivery!.error).toBeUndefined();
     const internal = `exports/${job.id}/${job.id}.csv`;
-    expect((await bytesOf(MISSING, `kt/${job.id}.csv`)).equals(await bytesOf(LOCAL_RESOURCES.artifactBucket, internal))).toBe(
-      true,
-    );
+    expect(
+      (await bytesOf(MISSING, `kt/${job.id}.csv`)).equals(
+        await bytesOf(LOCAL_RESOURCES.artifactBucket, internal),
+      ),
+    ).toBe(true);
     const actions = await auditActions(job.id);
     expect(actions.filter((action) => action.startsWith('export.deliver'))).toEqual([
       'export.delivery_failed',

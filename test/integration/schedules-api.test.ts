@@ -8,6 +8,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ScheduleView } from '../../functions/core/schedules/schedule.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
+import { testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * /v1/export-schedules over real HTTP through the local stack (authorizer, API and scheduled
@@ -58,14 +59,11 @@ const failures: string[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-schedules-api-'));
-  stack = await startLocalStack(
-    { apiPort: 0, dynamodbPort: 0, s3Port: 0, dataDir, demoEvents: 0, logRequests: false },
-    {
-      retryIntervalOverrides: NO_WAIT,
-      onExportFailed: (id, error) => failures.push(`${id}: ${String(error)}`),
-      onScheduleError: (name, error) => failures.push(`schedule ${name}: ${String(error)}`),
-    },
-  );
+  stack = await startLocalStack(testStackConfig(dataDir), {
+    retryIntervalOverrides: NO_WAIT,
+    onExportFailed: (id, error) => failures.push(`${id}: ${String(error)}`),
+    onScheduleError: (name, error) => failures.push(`schedule ${name}: ${String(error)}`),
+  });
   const response = await call('POST', '/v1/events', { body: { events: EVENTS } });
   expect(response.status).toBe(200);
 }, 60_000);
@@ -78,7 +76,11 @@ afterAll(async () => {
 
 afterEach(() => expect(failures).toEqual([]));
 
-function call(method: string, route: string, options: { body?: unknown; token?: string } = {}): Promise<Response> {
+function call(
+  method: string,
+  route: string,
+  options: { body?: unknown; token?: string } = {},
+): Promise<Response> {
   const { body, token = stack.admin.token } = options;
   return fetch(`${stack.apiUrl}${route}`, {
     method,
@@ -99,7 +101,11 @@ async function problem(response: Response, status: number): Promise<ProblemDetai
 async function addToken(scopes: Scope[], team?: string): Promise<string> {
   const token = generateToken();
   await stack.adapters.tokenStore.putToken(
-    newTokenRecord(token, { name: `test ${scopes.join(' ')}`, scopes, ...(team === undefined ? {} : { team }) }),
+    newTokenRecord(token, {
+      name: `test ${scopes.join(' ')}`,
+      scopes,
+      ...(team === undefined ? {} : { team }),
+    }),
   );
   return token;
 }
@@ -155,13 +161,21 @@ describe('POST /v1/export-schedules', () => {
       windowDescription: '7 days',
       format: 'json',
       state: 'enabled',
-      delivery: { s3Bucket: 'compliance-artifacts', s3Prefix: 'keeptrusts/weekly/', location: 's3://compliance-artifacts/keeptrusts/weekly/' },
+      delivery: {
+        s3Bucket: 'compliance-artifacts',
+        s3Prefix: 'keeptrusts/weekly/',
+        location: 's3://compliance-artifacts/keeptrusts/weekly/',
+      },
     });
     expect(new Date(view.nextRun!).getUTCDay()).toBe(1);
     expect(stack.scheduler.armed()).toContain('weekly-compliance');
     const entries = await auditOf('weekly-compliance');
     expect(entries.map((e) => e.action)).toEqual(['schedule.created']);
-    expect(entries[0]!.details).toMatchObject({ expression: 'cron(0 2 ? * MON *)', window: '7d', deliveryBucket: 'compliance-artifacts' });
+    expect(entries[0]!.details).toMatchObject({
+      expression: 'cron(0 2 ? * MON *)',
+      window: '7d',
+      deliveryBucket: 'compliance-artifacts',
+    });
   });
 
   it('refuses a name already taken with 409', async () => {
@@ -180,12 +194,23 @@ describe('POST /v1/export-schedules', () => {
     [{ name: 'no spaces please' }, 'name', /letters, digits/],
     [{ timezone: 'Mars/Olympus' }, 'timezone', /IANA time zone/],
     [{ format: 'xml' }, 'format', /must be one of/],
-    [{ delivery: { s3Bucket: 'someone-elses-bucket' } }, 'delivery.s3Bucket', /not an allowed delivery bucket/],
-    [{ delivery: { s3Bucket: 'compliance-artifacts', s3Prefix: '../up/' } }, 'delivery.s3Prefix', /\.\. segment/],
+    [
+      { delivery: { s3Bucket: 'someone-elses-bucket' } },
+      'delivery.s3Bucket',
+      /not an allowed delivery bucket/,
+    ],
+    [
+      { delivery: { s3Bucket: 'compliance-artifacts', s3Prefix: '../up/' } },
+      'delivery.s3Prefix',
+      /\.\. segment/,
+    ],
     [{ extra: 1 }, 'extra', /not a known field/],
   ])('refuses %j with 400 naming the field, and stores nothing', async (change, field, rule) => {
     const name = `invalid-${Math.random().toString(36).slice(2, 8)}`;
-    const detail = await problem(await call('POST', '/v1/export-schedules', { body: { ...daily(name), ...change } }), 400);
+    const detail = await problem(
+      await call('POST', '/v1/export-schedules', { body: { ...daily(name), ...change } }),
+      400,
+    );
     const issues = (detail as { errors?: { field: string; rule: string }[] }).errors ?? [];
     expect(issues.find((issue) => issue.field === field)?.rule).toMatch(rule);
     expect((await call('GET', `/v1/export-schedules/${name}`)).status).toBe(404);
@@ -193,7 +218,10 @@ describe('POST /v1/export-schedules', () => {
 
   it('needs schedules:write to change, exports:read to read', async () => {
     const reader = await addToken(['exports:read']);
-    await problem(await call('POST', '/v1/export-schedules', { body: daily('by-reader'), token: reader }), 403);
+    await problem(
+      await call('POST', '/v1/export-schedules', { body: daily('by-reader'), token: reader }),
+      403,
+    );
     expect((await call('GET', '/v1/export-schedules', { token: reader })).status).toBe(200);
     await problem(await call('POST', '/v1/export-schedules/weekly-compliance/pause', { token: reader }), 403);
   });
@@ -201,7 +229,10 @@ describe('POST /v1/export-schedules', () => {
   it('a team token makes schedules of its own team only, and sees only those', async () => {
     const team = await addToken(['schedules:write', 'exports:read'], 'support');
     await problem(
-      await call('POST', '/v1/export-schedules', { body: daily('other-team', { filters: { team: 'engineering' } }), token: team }),
+      await call('POST', '/v1/export-schedules', {
+        body: daily('other-team', { filters: { team: 'engineering' } }),
+        token: team,
+      }),
       403,
     );
     const created = await call('POST', '/v1/export-schedules', { body: daily('support-daily'), token: team });
@@ -219,12 +250,16 @@ describe('POST /v1/export-schedules', () => {
 describe('pause, resume, delete: each audited, the trigger follows', () => {
   it('pauses and resumes (repeating one changes nothing), then deletes', async () => {
     expect((await call('POST', '/v1/export-schedules', { body: daily('lifecycle') })).status).toBe(201);
-    const paused = (await (await call('POST', '/v1/export-schedules/lifecycle/pause')).json()) as ScheduleView;
+    const paused = (await (
+      await call('POST', '/v1/export-schedules/lifecycle/pause')
+    ).json()) as ScheduleView;
     expect(paused.state).toBe('paused');
     expect(paused.nextRun).toBeUndefined();
     expect(stack.scheduler.armed()).not.toContain('lifecycle');
     expect((await call('POST', '/v1/export-schedules/lifecycle/pause')).status).toBe(200);
-    const resumed = (await (await call('POST', '/v1/export-schedules/lifecycle/resume')).json()) as ScheduleView;
+    const resumed = (await (
+      await call('POST', '/v1/export-schedules/lifecycle/resume')
+    ).json()) as ScheduleView;
     expect(resumed.state).toBe('enabled');
     expect(stack.scheduler.armed()).toContain('lifecycle');
     expect((await call('DELETE', '/v1/export-schedules/lifecycle')).status).toBe(200);
@@ -261,21 +296,25 @@ describe('runs: [T - window, T), one job per scheduled time', () => {
       const done = await finished(job.id);
       expect(done.status).toBe('completed');
       const ids = await exportedIds(job.id);
-      const expected = EVENTS.filter((e) => ns(e.timestamp) >= ns(BOUNDARIES[i]!) && ns(e.timestamp) < ns(at)).map(
-        (e) => e.id,
-      );
+      const expected = EVENTS.filter(
+        (e) => ns(e.timestamp) >= ns(BOUNDARIES[i]!) && ns(e.timestamp) < ns(at),
+      ).map((e) => e.id);
       expect(ids.sort()).toEqual(expected.sort());
       expect(ids).toHaveLength(4);
       seen.push(...ids);
     }
-    const all = EVENTS.filter((e) => ns(e.timestamp) >= ns(BOUNDARIES[0]!) && ns(e.timestamp) < ns(BOUNDARIES[3]!));
+    const all = EVENTS.filter(
+      (e) => ns(e.timestamp) >= ns(BOUNDARIES[0]!) && ns(e.timestamp) < ns(BOUNDARIES[3]!),
+    );
     expect(seen.sort()).toEqual(all.map((e) => e.id).sort());
     expect(new Set(seen).size).toBe(seen.length);
   });
 
   it('running the same T again answers 200 with the same job; duplicate fires make no second job', async () => {
     const at = BOUNDARIES[2]!;
-    const first = (await (await call('POST', '/v1/export-schedules/boundaries/run', { body: { at } })).json()) as ExportJobView;
+    const first = (await (
+      await call('POST', '/v1/export-schedules/boundaries/run', { body: { at } })
+    ).json()) as ExportJobView;
     const again = await call('POST', '/v1/export-schedules/boundaries/run', { body: { at } });
     expect(again.status).toBe(200);
     expect(((await again.json()) as ExportJobView).id).toBe(first.id);
@@ -283,20 +322,32 @@ describe('runs: [T - window, T), one job per scheduled time', () => {
     // Scheduler delivers at least once: two fires of one T, at the same moment.
     const fireAt = '2026-04-05T00:00:00Z';
     const { handler } = await import('../../functions/handlers/scheduled.ts');
-    const fire = () => handler({ schedule: 'boundaries', scheduledTime: fireAt }, {} as never) as Promise<{ exportId: string }>;
+    const fire = () =>
+      handler({ schedule: 'boundaries', scheduledTime: fireAt }, {} as never) as Promise<{
+        exportId: string;
+      }>;
     const [a, b] = await Promise.all([fire(), fire()]);
     expect(a.exportId).toBe(b.exportId);
     await finished(a.exportId);
-    const listed = (await (await call('GET', '/v1/exports?limit=100')).json()) as { exports: ExportJobView[] };
-    const runsOfT = listed.exports.filter((job) => job.schedule === 'boundaries' && job.range.from === BOUNDARIES[3]);
+    const listed = (await (await call('GET', '/v1/exports?limit=100')).json()) as {
+      exports: ExportJobView[];
+    };
+    const runsOfT = listed.exports.filter(
+      (job) => job.schedule === 'boundaries' && job.range.from === BOUNDARIES[3],
+    );
     expect(runsOfT).toHaveLength(1);
     const created = (await auditOf(a.exportId)).filter((e) => e.action === 'export.created');
     expect(created).toHaveLength(1);
-    expect(created[0]!.details).toMatchObject({ schedule: 'boundaries', scheduledAt: '2026-04-05T00:00:00.000Z' });
+    expect(created[0]!.details).toMatchObject({
+      schedule: 'boundaries',
+      scheduledAt: '2026-04-05T00:00:00.000Z',
+    });
   });
 
   it('an empty window still completes with an artifact of zero records', async () => {
-    const response = await call('POST', '/v1/export-schedules/boundaries/run', { body: { at: '2025-01-01T00:00:00Z' } });
+    const response = await call('POST', '/v1/export-schedules/boundaries/run', {
+      body: { at: '2025-01-01T00:00:00Z' },
+    });
     const done = await finished(((await response.json()) as ExportJobView).id);
     expect(done).toMatchObject({ status: 'completed', records: 0 });
     expect(await exportedIds(done.id)).toEqual([]);
@@ -304,12 +355,24 @@ describe('runs: [T - window, T), one job per scheduled time', () => {
 
   it('refuses a run time in the future or between seconds', async () => {
     const future = `${new Date(Date.now() + 3_600_000).toISOString().slice(0, 19)}Z`;
-    expect((await problem(await call('POST', '/v1/export-schedules/boundaries/run', { body: { at: future } }), 400)).detail).toMatch(/future/);
-    await problem(await call('POST', '/v1/export-schedules/boundaries/run', { body: { at: '2026-04-02T00:00:00.5Z' } }), 400);
+    expect(
+      (
+        await problem(
+          await call('POST', '/v1/export-schedules/boundaries/run', { body: { at: future } }),
+          400,
+        )
+      ).detail,
+    ).toMatch(/future/);
+    await problem(
+      await call('POST', '/v1/export-schedules/boundaries/run', { body: { at: '2026-04-02T00:00:00.5Z' } }),
+      400,
+    );
   });
 
-  it('lists the schedule with its last run (the latest scheduled time) and that run\'s status', async () => {
-    const listed = (await (await call('GET', '/v1/export-schedules')).json()) as { schedules: ScheduleView[] };
+  it("lists the schedule with its last run (the latest scheduled time) and that run's status", async () => {
+    const listed = (await (await call('GET', '/v1/export-schedules')).json()) as {
+      schedules: ScheduleView[];
+    };
     const view = listed.schedules.find((s) => s.name === 'boundaries')!;
     expect(view.lastRun).toMatchObject({ scheduledAt: '2026-04-05T00:00:00.000Z', status: 'completed' });
   });
@@ -317,12 +380,18 @@ describe('runs: [T - window, T), one job per scheduled time', () => {
   it('a fire for a paused or deleted schedule runs nothing', async () => {
     const { handler } = await import('../../functions/handlers/scheduled.ts');
     await call('POST', '/v1/export-schedules/boundaries/pause');
-    const result = (await handler({ schedule: 'boundaries', scheduledTime: '2026-04-06T00:00:00Z' }, {} as never)) as {
+    const result = (await handler(
+      { schedule: 'boundaries', scheduledTime: '2026-04-06T00:00:00Z' },
+      {} as never,
+    )) as {
       outcome: string;
     };
     expect(result.outcome).toBe('skipped');
     await call('DELETE', '/v1/export-schedules/boundaries');
-    const gone = (await handler({ schedule: 'boundaries', scheduledTime: '2026-04-06T00:00:00Z' }, {} as never)) as {
+    const gone = (await handler(
+      { schedule: 'boundaries', scheduledTime: '2026-04-06T00:00:00Z' },
+      {} as never,
+    )) as {
       outcome: string;
     };
     expect(gone.outcome).toBe('skipped');

@@ -2,6 +2,7 @@ import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLocalStack } from '../../infra/local/local-stack.ts';
+import { testStackConfig } from '../support/local-stack-config.ts';
 
 /** The audit trail shows from when each signing key signed: one key.created per key, across restarts. */
 describe('signing keys in the audit trail', () => {
@@ -11,8 +12,7 @@ describe('signing keys in the audit trail', () => {
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  const start = () =>
-    startLocalStack({ apiPort: 0, dynamodbPort: 0, s3Port: 0, dataDir, demoEvents: 0, logRequests: false });
+  const start = () => startLocalStack(testStackConfig(dataDir));
   const keyEntries = async (stack: Awaited<ReturnType<typeof start>>) =>
     (await stack.adapters.auditLog.entries()).filter((entry) => entry.action === 'key.created');
 

@@ -10,6 +10,7 @@ import type { EventFilter } from '../../functions/core/events/event-filter.ts';
 import type { IngestResult } from '../../functions/core/events/ingest.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
 import { validEvent } from '../support/decision-events.ts';
+import { testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * Decision events are write-once by id, tried through the local stack's HTTP front with the real
@@ -22,7 +23,7 @@ describe('write-once decision events over the local stack', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'kt-write-once-'));
-    stack = await startLocalStack({ apiPort: 0, dynamodbPort: 0, s3Port: 0, dataDir, demoEvents: 0, logRequests: false });
+    stack = await startLocalStack(testStackConfig(dataDir));
   });
 
   afterAll(async () => {
@@ -30,7 +31,8 @@ describe('write-once decision events over the local stack', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const event = (id: string, overrides: Partial<DecisionEvent> = {}): DecisionEvent => validEvent({ id, ...overrides });
+  const event = (id: string, overrides: Partial<DecisionEvent> = {}): DecisionEvent =>
+    validEvent({ id, ...overrides });
 
   const post = async (events: unknown[], token = stack.admin.token) => {
     const response = await fetch(`${stack.apiUrl}/v1/events`, {
@@ -44,7 +46,11 @@ describe('write-once decision events over the local stack', () => {
   const tokenFor = async (team?: string) => {
     const token = generateToken();
     await stack.adapters.tokenStore.putToken(
-      newTokenRecord(token, { name: `gateway ${team ?? 'all'}`, scopes: ['events:write'], ...(team ? { team } : {}) }),
+      newTokenRecord(token, {
+        name: `gateway ${team ?? 'all'}`,
+        scopes: ['events:write'],
+        ...(team ? { team } : {}),
+      }),
     );
     return token;
   };
@@ -156,7 +162,9 @@ describe('write-once decision events over the local stack', () => {
   it('heals a writer that recorded the id and died before writing the event, on its retry', async () => {
     const lost = event('evt_wo_crash', { timestamp: '2026-04-20T12:00:00Z' });
     // The first half of a write, as a crash would leave it: the id record without the event item.
-    expect(await stack.adapters.eventStore.claimEventIds([eventIdRecord(lost)])).toEqual([{ outcome: 'claimed' }]);
+    expect(await stack.adapters.eventStore.claimEventIds([eventIdRecord(lost)])).toEqual([
+      { outcome: 'claimed' },
+    ]);
     expect(await itemsOf('evt_wo_crash')).toEqual({ events: [], records: 1 });
     const retry = await post([lost]);
     expect(retry.status).toBe(200);

@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Adapters, createAdapters, type AdapterOverrides } from '../../functions/adapters/composition-root.ts';
+import {
+  type Adapters,
+  createAdapters,
+  type AdapterOverrides,
+} from '../../functions/adapters/composition-root.ts';
 import { createTables } from '../../functions/adapters/dynamodb/create-tables.ts';
 import { LocalEvidenceSigner } from '../../functions/adapters/local/local-signer.ts';
 import { startEmbeddedDynamoDb } from '../../infra/local/embedded-dynamodb.ts';

@@ -40,9 +40,13 @@ export interface GreyImage {
 
 /** Draws one page in greyscale at a resolution (pdftoppm -gray, read from its PGM output). */
 export function renderPage(file: string, page: number, dpi: number): GreyImage {
-  const pgm = execFileSync('pdftoppm', ['-gray', '-r', String(dpi), '-f', String(page), '-l', String(page), file], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const pgm = execFileSync(
+    'pdftoppm',
+    ['-gray', '-r', String(dpi), '-f', String(page), '-l', String(page), file],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   return readPgm(pgm);
 }
 

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { freePort } from './free-port.ts';
 
 // Tests and benchmarks run from the repository root (jest's rootDir, npm scripts).
 export const ROOT = process.cwd();
@@ -97,5 +98,22 @@ export function startLocalStackProcess(env: NodeJS.ProcessEnv, timeoutMs = 120_0
       clearTimeout(timer);
       reject(new Error(`local stack exited with ${code} before it was ready:\n${output}`));
     });
+  });
+}
+
+/**
+ * `npm start` as each end-to-end test wants it: free ports, a new data dir under `root`, no demo
+ * events, no request log, a new admin token; `extra` adds or overrides settings.
+ */
+export async function startFreshStack(root: string, extra: NodeJS.ProcessEnv = {}): Promise<StartedStack> {
+  return startLocalStackProcess({
+    PORT: String(await freePort()),
+    KT_DYNAMODB_PORT: String(await freePort()),
+    KT_S3_PORT: String(await freePort()),
+    KT_DATA_DIR: path.join(root, 'data'),
+    KT_DEMO_EVENTS: '0',
+    KEEPTRUSTS_API_TOKEN: '',
+    KT_LOG_REQUESTS: '0',
+    ...extra,
   });
 }

@@ -232,6 +232,20 @@ function cover(layout: Layout, input: ReportInput, rowsShown: number): void {
     text.draw(label, MARGIN, y, { size: 8.5, bold: true });
     y = text.paragraph(value, MARGIN + 100, y, inner - 100, { size: 8.5, lineHeight: 11.5 }) + 5;
   }
+  y += 14;
+  text.draw('Contents', MARGIN, y, { size: 10, bold: true });
+  y += 16;
+  const contents: [string, string][] = [
+    ['Executive summary: totals by action, result, policy, team and model', '2'],
+    ['Activity per day, and what this evidence supports (SOC 2, HIPAA, ISO 27001)', '3'],
+    ['How to verify this evidence', '4'],
+    ['Event table', layout.totalPages > 5 ? `5–${NUMBER.format(layout.totalPages)}` : '5'],
+  ];
+  for (const [entry, pages] of contents) {
+    text.draw(entry, MARGIN, y, { size: 8.5, maxWidth: inner - 60 });
+    text.draw(pages, width - MARGIN, y, { size: 8.5, align: 'right' });
+    y += 13;
+  }
   const note =
     'This report presents the decision events that the Keeptrusts gateway recorded for the governed LLM requests in the ' +
     'range above. It is evidence of what was recorded and how the policies acted; it does not by itself certify compliance ' +
@@ -338,7 +352,7 @@ function activityPage(layout: Layout, input: ReportInput): void {
   );
   const chartLeft = MARGIN + 44;
   const chartRight = width - MARGIN;
-  const chartTop = y + 10;
+  const chartTop = y + 22;
   const chartHeight = 230;
   const chartBottom = chartTop + chartHeight;
   const scale = niceScale(peak);
@@ -370,7 +384,7 @@ function activityPage(layout: Layout, input: ReportInput): void {
       text.draw(shortDay(day), bx + barWidth / 2 - 12, chartBottom + 5, { size: 6.5 });
     }
   });
-  text.draw('Events', MARGIN, chartTop - 2, { size: 7, bold: true });
+  text.draw('Events per day', MARGIN, chartTop - 16, { size: 7, bold: true });
   y = chartBottom + 30;
 
   y = heading(layout, 'What this evidence supports', y, 13);

@@ -82,8 +82,21 @@ export interface TextStats {
 }
 
 // Code points that have no glyph of their own and only modify a neighbour (joiners, variation
-// selectors, bidi marks, BOM): dropped when no font draws them, never counted as missing.
-const IGNORABLE = /^[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufe00-\ufe0f\ufeff\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]$/u;
+// selectors, bidi marks, BOM, tags): dropped when no font draws them, never counted as missing.
+const IGNORABLE: readonly (readonly [number, number])[] = [
+  [0x200b, 0x200f],
+  [0x202a, 0x202e],
+  [0x2060, 0x2064],
+  [0xfe00, 0xfe0f],
+  [0xfeff, 0xfeff],
+  [0xe0000, 0xe007f],
+  [0xe0100, 0xe01ef],
+];
+
+function isIgnorable(codePoint: number): boolean {
+  return IGNORABLE.some(([low, high]) => codePoint >= low && codePoint <= high);
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: making control characters visible is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const ELLIPSIS = '…';
@@ -267,7 +280,7 @@ export class ReportText {
       let index = this.faceFor(codePoint);
       let drawn = char;
       if (index < 0) {
-        if (IGNORABLE.test(char)) continue;
+        if (isIgnorable(codePoint)) continue;
         missing += 1;
         drawn = this.replacement;
         index = this.faceFor(drawn.codePointAt(0)!);
