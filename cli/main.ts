@@ -5,6 +5,7 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerEventsCommands } from './commands/events.ts';
 import { registerExportCommands } from './commands/export.ts';
 import { registerKeysCommands } from './commands/keys.ts';
+import { registerTokenCommands } from './commands/token.ts';
 import type { CliContext } from './context.ts';
 import { errorLine, exitCodeFor, isCommanderError, isCommanderOutputOnly, redact } from './errors.ts';
 import { type CliIo, OUTPUT_FORMATS, processIo } from './output.ts';
@@ -21,6 +22,7 @@ const COMMAND_GROUPS: readonly ((program: Command, context: CliContext) => void)
   registerExportCommands,
   registerKeysCommands,
   registerAuditCommands,
+  registerTokenCommands,
 ];
 
 export const VERSION: string = packageJson.version;

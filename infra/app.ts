@@ -19,7 +19,14 @@ try {
   console.error(`error: ${error.message}`);
   process.exit(1);
 }
+// `-c pdfMaxDetailRows=250000`: the most event rows a PDF report's table shows (default 100,000).
+const pdfMaxDetailRows = app.node.tryGetContext('pdfMaxDetailRows') as unknown;
+if (pdfMaxDetailRows !== undefined && !/^\d+$/.test(String(pdfMaxDetailRows))) {
+  console.error('error: context pdfMaxDetailRows must be a whole number of 0 or more');
+  process.exit(1);
+}
 new KeeptrustsExportStack(app, STACK_ID, {
+  ...(pdfMaxDetailRows === undefined ? {} : { workflow: { pdfMaxDetailRows: Number(pdfMaxDetailRows) } }),
   data: {
     ...(artifactRetention === undefined ? {} : { artifactRetention }),
     ...(deliveryBuckets.length === 0 ? {} : { deliveryBuckets }),

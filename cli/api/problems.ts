@@ -72,7 +72,7 @@ export function errorForResponse(status: number, body: unknown): ApiError | Auth
       problem.detail ??
         problem.title ??
         (status === 401
-          ? 'The API token is missing, malformed, unknown or revoked'
+          ? 'The API token is missing, malformed, unknown, expired or revoked'
           : 'The token is not allowed to do this'),
     );
     const hint =

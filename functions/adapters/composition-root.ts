@@ -5,6 +5,8 @@ import { type CheckpointObjects, DEFAULT_CHECKPOINT_EVERY } from '../core/audit/
 import type { AuditReadDeps } from '../core/audit/read-audit.ts';
 import type { IngestDeps } from '../core/events/ingest.ts';
 import type { KeyOperationDeps } from '../core/evidence/list-public-keys.ts';
+import type { TokenOperationDeps } from '../core/auth/token-operations.ts';
+import { generateToken } from '../core/auth/tokens.ts';
 import type { ExportOperationDeps } from '../core/export/operations/operation-deps.ts';
 import type { ScheduleOperationDeps } from '../core/schedules/schedule-operations.ts';
 import type { ExportWorkflowDeps } from '../core/export/workflow/workflow-deps.ts';
@@ -183,6 +185,11 @@ export function workflowDeps(from: Adapters = adapters()): ExportWorkflowDeps {
 /** What ingest needs, from a set of adapters. */
 export function ingestDeps(from: Adapters = adapters()): IngestDeps {
   return { events: from.eventStore, audit: from.auditLog, now: () => new Date() };
+}
+
+/** What the token routes need, from a set of adapters. */
+export function tokenOperationDeps(from: Adapters = adapters()): TokenOperationDeps {
+  return { tokens: from.tokenStore, audit: from.auditLog, now: () => new Date(), newSecret: generateToken };
 }
 
 /** What GET /v1/keys needs, from a set of adapters. */

@@ -50,8 +50,21 @@ export interface EventStore {
 }
 
 export interface TokenStore {
+  /** Stores a new token; a ConflictError if its hash or its id is taken. */
   putToken(record: TokenRecord): Promise<void>;
   getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined>;
+  /** The token with this id (`tok_…`), or undefined. */
+  getTokenById(tokenId: string): Promise<TokenRecord | undefined>;
+  /** Tokens newest first, without a scan; `cursor` continues a previous page. */
+  listTokens(options: { readonly limit: number; readonly cursor?: string }): Promise<{
+    readonly tokens: readonly TokenRecord[];
+    readonly cursor?: string;
+  }>;
+  /**
+   * Marks the token revoked at `revokedAt` unless it is revoked already; returns the stored record
+   * (with the first revocation's time when it was). A NotFoundError when there is no such token.
+   */
+  revokeToken(tokenHash: string, revokedAt: string): Promise<TokenRecord>;
 }
 
 /**

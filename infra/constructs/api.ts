@@ -63,8 +63,9 @@ export interface ExportApiProps {
    */
   readonly throttle?: apigwv2.ThrottleSettings;
   /**
-   * How long API Gateway caches an authorizer result per Authorization header value. A revoked
-   * token keeps working for at most this long.
+   * How long API Gateway caches an authorizer result per Authorization header value. The cache
+   * saves authorizer invocations only: the API Lambda looks the token up again on every request
+   * (functions/handlers/http/token-recheck.ts), so a revoked or expired token is refused at once.
    * @default Duration.minutes(5)
    */
   readonly authorizerCacheTtl?: Duration;

@@ -189,6 +189,9 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const { data } = props;
     const environment = data.runtimeEnvironment();
+    if (props.pdfMaxDetailRows !== undefined && !(Number.isSafeInteger(props.pdfMaxDetailRows) && props.pdfMaxDetailRows >= 0)) {
+      throw new Error(`pdfMaxDetailRows must be a whole number of 0 or more, not ${props.pdfMaxDetailRows}`);
+    }
 
     this.functions = mapWorkflowSteps((step) => {
       const settings = STEP_SETTINGS[step];

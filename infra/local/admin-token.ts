@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { isLive } from '../../functions/core/auth/token-record.ts';
 import {
   generateToken,
   hashToken,
@@ -10,7 +11,10 @@ import type { DataDir } from './data-dir.ts';
 import { LocalStackError } from './local-stack-error.ts';
 
 export interface AdminToken {
+  /** The secret: printed by `npm start` only when it was created on this start (never logged again). */
   readonly token: string;
+  /** The file it is saved in, when it comes from (or was saved to) the data dir. */
+  readonly file?: string;
   /** Where it came from: the environment, the data dir, or created on this start. */
   readonly source: 'environment' | 'data dir' | 'created';
 }
@@ -35,13 +39,22 @@ export async function ensureAdminToken(
   } else {
     const saved = await readSavedToken(dir.tokenFile);
     if (saved !== undefined) {
-      admin = { token: saved, source: 'data dir' };
+      admin = { token: saved, source: 'data dir', file: dir.tokenFile };
     } else {
-      admin = { token: generateToken(), source: 'created' };
+      admin = { token: generateToken(), source: 'created', file: dir.tokenFile };
       await fs.writeFile(dir.tokenFile, `${admin.token}\n`, { mode: 0o600 });
     }
   }
-  if ((await store.getTokenByHash(hashToken(admin.token))) === undefined) {
+  const stored = await store.getTokenByHash(hashToken(admin.token));
+  if (stored !== undefined && !isLive(stored, new Date())) {
+    // Revoked with kt token revoke (or expired): it stays refused, as any other token would.
+    throw new LocalStackError(
+      admin.source === 'environment'
+        ? 'the token in KEEPTRUSTS_API_TOKEN was revoked or has expired; unset it and npm start uses the saved one'
+        : `the saved admin token ${dir.tokenFile} was revoked or has expired; delete that file and npm start creates a new one`,
+    );
+  }
+  if (stored === undefined) {
     await store.putToken(
       newTokenRecord(admin.token, { name: `local admin (${admin.source})`, scopes: ['admin'] }),
     );

@@ -1,5 +1,6 @@
 import { formatCount } from '../../cli/output.ts';
 import type { ArtifactRetention } from '../../functions/core/export/artifact-retention.ts';
+import type { AdminToken } from './admin-token.ts';
 import { localConfigFromEnv } from './local-config.ts';
 import { LocalStackError } from './local-stack-error.ts';
 import { type LocalStack, startLocalStack } from './local-stack.ts';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const token =
     stack.admin.source === 'environment'
       ? 'registered from KEEPTRUSTS_API_TOKEN'
-      : `saved in ${stack.dataDir}/admin-token`;
+      : `saved in ${stack.admin.file}${stack.admin.source === 'created' ? ' (created now: shown below this once)' : ''}`;
   console.log(`
 Keeptrusts Export is running locally.
 
@@ -39,7 +40,7 @@ Keeptrusts Export is running locally.
 Point the kt CLI at it (tutorial Step 1), in another shell:
 
 export KEEPTRUSTS_API_URL="${stack.apiUrl}"
-export KEEPTRUSTS_API_TOKEN="${stack.admin.token}"
+${tokenLine(stack.admin)}
 
 Then try: npx kt events import --file events/sample-decision-events.jsonl
      and: npx kt export create --from 2026-04-16T00:00:00Z --to 2026-04-23T23:59:59Z --format json
@@ -63,6 +64,22 @@ Press Ctrl-C to stop.
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * The line that gives the CLI the admin token. The secret is printed only on the start that
+ * created it: a log kept of later starts (a terminal's scrollback, a CI log) never holds it.
+ */
+function tokenLine(admin: AdminToken): string {
+  if (admin.source === 'created') return `export KEEPTRUSTS_API_TOKEN="${admin.token}"`;
+  if (admin.source === 'environment') {
+    return '# KEEPTRUSTS_API_TOKEN: already set in the shell that ran npm start; use the same value';
+  }
+  return `export KEEPTRUSTS_API_TOKEN="$(cat ${shellQuoted(admin.file ?? 'admin-token')})"`;
+}
+
+function shellQuoted(text: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 function retentionLine(retention: ArtifactRetention | undefined): string {

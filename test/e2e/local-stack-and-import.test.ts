@@ -182,6 +182,11 @@ describe('npm start and kt events import', () => {
     stack = await startLocalStackProcess(env);
     expect(stack.output()).not.toContain('Seeding');
     expect(stack.token).toBe(readFileSync(path.join(env.KT_DATA_DIR!, 'admin-token'), 'utf8').trim());
+    // Printed only on the start that created it; afterwards the banner says where it is kept.
+    expect(stack.output()).not.toContain(stack.token);
+    expect(stack.output()).toContain(
+      `export KEEPTRUSTS_API_TOKEN="$(cat ${path.join(env.KT_DATA_DIR!, 'admin-token')})"`,
+    );
     expect(await countStored()).toBe(1200 + sampleLines);
   });
 });

@@ -121,7 +121,7 @@ describe('API over the local stack', () => {
     expect(wrong.headers.get('content-type')).toBe('application/problem+json');
     expect(await wrong.json()).toMatchObject({
       status: 401,
-      detail: 'The API token is missing, malformed, unknown or revoked.',
+      detail: 'The API token is missing, malformed, unknown, expired or revoked.',
     });
     const malformed = await post({ events: [event(2000)] }, 'not-a-token');
     expect(malformed.status).toBe(401);

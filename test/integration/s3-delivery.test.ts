@@ -22,7 +22,7 @@ import { testStackConfig } from '../support/local-stack-config.ts';
 
 const FROM = '2026-04-02T00:00:00Z';
 const TO = '2026-04-08T23:59:59Z';
-const NO_WAIT = { Prepare: 0, ExportPage: 0, Finalize: 0, Deliver: 0, RecordAudit: 0, MarkFailed: 0 };
+const NO_WAIT = { Prepare: 0, ExportPage: 0, RenderReport: 0, Finalize: 0, Deliver: 0, RecordAudit: 0, MarkFailed: 0 };
 const DROP = 'customer-drop';
 const MISSING = 'not-yet-created';
 
@@ -171,6 +171,22 @@ describe('delivery to an allow-listed bucket', () => {
     // A delivered export is not delivered again.
     const again = await call('POST', `/v1/exports/${job.id}/redeliver`);
     expect(again.status).toBe(409);
+  });
+});
+
+describe('delivery of a PDF export', () => {
+  it('copies the report, its companion CSV and the manifest that lists both', async () => {
+    const job = await createAndFinish({ s3Bucket: DROP, s3Prefix: 'pdf/' }, 'pdf');
+    expect(job.status).toBe('completed');
+    expect(job.delivery).toMatchObject({ status: 'delivered', objectUri: `s3://${DROP}/pdf/${job.id}.pdf` });
+    const keys = [`pdf/${job.id}.pdf`, `pdf/${job.id}.csv`, `pdf/${job.id}.pdf.manifest.json`];
+    expect(await keysIn(DROP)).toEqual(expect.arrayContaining(keys));
+    for (const [delivered, internal] of [
+      [keys[0]!, `exports/${job.id}/${job.id}.pdf`],
+      [keys[1]!, `exports/${job.id}/${job.id}.csv`],
+    ] as const) {
+      expect((await bytesOf(DROP, delivered)).equals(await bytesOf(LOCAL_RESOURCES.artifactBucket, internal))).toBe(true);
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './free-port.ts';
 
@@ -79,7 +80,7 @@ export function startLocalStackProcess(env: NodeJS.ProcessEnv, timeoutMs = 120_0
       if (!output.includes('Press Ctrl-C to stop.')) return;
       clearTimeout(timer);
       const apiUrl = output.match(/export KEEPTRUSTS_API_URL="([^"]+)"/)?.[1];
-      const token = output.match(/export KEEPTRUSTS_API_TOKEN="([^"]+)"/)?.[1];
+      const token = bannerToken(output, env);
       if (!apiUrl || !token) return reject(new Error(`unexpected start output:\n${output}`));
       resolve({
         process: child,
@@ -99,6 +100,19 @@ export function startLocalStackProcess(env: NodeJS.ProcessEnv, timeoutMs = 120_0
       reject(new Error(`local stack exited with ${code} before it was ready:\n${output}`));
     });
   });
+}
+
+/**
+ * The admin token a started stack gives the CLI. Only the start that creates it prints it; later
+ * starts print `export KEEPTRUSTS_API_TOKEN="$(cat <data dir>/admin-token)"`, so the file is read,
+ * as a user's shell would; a token registered from the environment is the environment's.
+ */
+function bannerToken(output: string, env: NodeJS.ProcessEnv): string | undefined {
+  const printed = output.match(/export KEEPTRUSTS_API_TOKEN="(kt_[^"]+)"/)?.[1];
+  if (printed !== undefined) return printed;
+  const file = output.match(/export KEEPTRUSTS_API_TOKEN="\$\(cat '?([^')]+)'?\)"/)?.[1];
+  if (file !== undefined) return readFileSync(path.resolve(ROOT, file), 'utf8').trim();
+  return env.KEEPTRUSTS_API_TOKEN || undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Principal, TokenRecord } from '../../functions/core/auth/token-record.ts';
+import type { Principal } from '../../functions/core/auth/token-record.ts';
 import {
   authenticate,
   bearerToken,
@@ -11,22 +11,7 @@ import {
 } from '../../functions/core/auth/tokens.ts';
 import { AuthenticationError, ForbiddenError } from '../../functions/core/errors.ts';
 import type { TokenStore } from '../../functions/core/ports.ts';
-
-/** The TokenStore contract in memory, counting lookups to show which refusals reach the store. */
-class MemoryTokenStore implements TokenStore {
-  readonly records = new Map<string, TokenRecord>();
-  lookups = 0;
-
-  async putToken(record: TokenRecord): Promise<void> {
-    if (this.records.has(record.tokenHash)) throw new Error('duplicate token hash');
-    this.records.set(record.tokenHash, record);
-  }
-
-  async getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined> {
-    this.lookups++;
-    return this.records.get(tokenHash);
-  }
-}
+import { MemoryTokenStore } from '../support/memory-token-store.ts';
 
 describe('generateToken', () => {
   it('has the kt_ prefix and 43 base64url characters (256 bits)', () => {
@@ -85,8 +70,12 @@ describe('authenticate', () => {
   const good = generateToken();
   const revoked = generateToken();
   const teamToken = generateToken();
+  const expired = generateToken();
 
   beforeAll(async () => {
+    await store.putToken(
+      newTokenRecord(expired, { name: 'short', scopes: ['admin'], expiresAt: '2026-04-02T00:00:00.000Z' }),
+    );
     await store.putToken(
       newTokenRecord(good, { name: 'exporter', scopes: ['exports:read', 'exports:write'] }),
     );
@@ -116,11 +105,12 @@ describe('authenticate', () => {
     expect((await authenticate(teamToken, store)).team).toBe('support');
   });
 
-  const refusal = 'The API token is missing, malformed, unknown or revoked.';
+  const refusal = 'The API token is missing, malformed, unknown, expired or revoked.';
 
   it.each([
     ['unknown', () => generateToken(), 1],
     ['revoked', () => revoked, 1],
+    ['expired', () => expired, 1],
     ['missing', () => undefined, 0],
     ['empty', () => '', 0],
     ['without the prefix', () => good.slice(3), 0],
@@ -135,12 +125,21 @@ describe('authenticate', () => {
     expect(store.lookups).toBe(lookups);
   });
 
+  it('accepts a token until the instant it expires, and refuses it from then on', async () => {
+    const token = generateToken();
+    const expiresAt = '2026-05-01T00:00:00.000Z';
+    await store.putToken(newTokenRecord(token, { name: 'until-may', scopes: ['exports:read'], expiresAt }));
+    await expect(authenticate(token, store, new Date(Date.parse(expiresAt) - 1))).resolves.toMatchObject({
+      name: 'until-may',
+    });
+    await expect(authenticate(token, store, new Date(expiresAt))).rejects.toThrow(refusal);
+  });
+
   it('refuses a record whose stored hash does not match the presented one', async () => {
     const token = generateToken();
-    const forged: TokenStore = {
-      putToken: async () => {},
+    const forged: TokenStore = Object.assign(new MemoryTokenStore(), {
       getTokenByHash: async () => ({ ...newTokenRecord(generateToken(), { name: 'x', scopes: ['admin'] }) }),
-    };
+    });
     await expect(authenticate(token, forged)).rejects.toBeInstanceOf(AuthenticationError);
   });
 });

@@ -31,6 +31,8 @@ export const AUDIT_ACTIONS = [
   'schedule.deleted',
   'schedule.paused',
   'schedule.resumed',
+  'token.created',
+  'token.revoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

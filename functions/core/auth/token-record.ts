@@ -22,7 +22,17 @@ export interface TokenRecord {
   readonly scopes: readonly Scope[];
   readonly team?: string;
   readonly createdAt: string;
+  /** When the token stops working (ISO 8601 UTC); absent for a token that does not expire. */
+  readonly expiresAt?: string;
   readonly revokedAt?: string;
+}
+
+/** Whether a stored token still answers for its holder at `now`: not revoked, not expired. */
+export function isLive(record: TokenRecord, now: Date): boolean {
+  return (
+    record.revokedAt === undefined &&
+    (record.expiresAt === undefined || Date.parse(record.expiresAt) > now.getTime())
+  );
 }
 
 /** Who is calling, once a token has been checked. Never holds the secret. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AuthenticationError, ForbiddenError } from '../errors.ts';
 import type { TokenStore } from '../ports.ts';
-import { hasScope, type Principal, type Scope, type TokenRecord } from './token-record.ts';
+import { hasScope, isLive, type Principal, type Scope, type TokenRecord } from './token-record.ts';
 
 export const TOKEN_PREFIX = 'kt_';
 const TOKEN_SHAPE = /^kt_[A-Za-z0-9_-]{43}$/;
@@ -26,7 +26,13 @@ export function tokenIdOf(tokenHash: string): string {
 
 export function newTokenRecord(
   token: string,
-  props: { readonly name: string; readonly scopes: readonly Scope[]; readonly team?: string; readonly now?: Date },
+  props: {
+    readonly name: string;
+    readonly scopes: readonly Scope[];
+    readonly team?: string;
+    readonly now?: Date;
+    readonly expiresAt?: string;
+  },
 ): TokenRecord {
   const tokenHash = hashToken(token);
   return {
@@ -36,6 +42,7 @@ export function newTokenRecord(
     scopes: [...props.scopes],
     ...(props.team === undefined ? {} : { team: props.team }),
     createdAt: (props.now ?? new Date()).toISOString(),
+    ...(props.expiresAt === undefined ? {} : { expiresAt: props.expiresAt }),
   };
 }
 
@@ -48,14 +55,21 @@ export function bearerToken(authorization: string | undefined): string | undefin
 /**
  * Resolves a presented token to its principal. The store is looked up by hash, and the stored
  * hash is compared in constant time as a second guard. Every failure reads the same to the
- * caller, so a probe learns nothing about which tokens exist.
+ * caller, so a probe learns nothing about which tokens exist. An expired or revoked token is
+ * refused from the first lookup after it ends (the read is consistent).
  */
-export async function authenticate(token: string | undefined, store: TokenStore): Promise<Principal> {
-  const refused = new AuthenticationError('The API token is missing, malformed, unknown or revoked.');
+export async function authenticate(
+  token: string | undefined,
+  store: TokenStore,
+  now: Date = new Date(),
+): Promise<Principal> {
+  const refused = new AuthenticationError(
+    'The API token is missing, malformed, unknown, expired or revoked.',
+  );
   if (token === undefined || !isWellFormedToken(token)) throw refused;
   const presented = Buffer.from(hashToken(token), 'hex');
   const record = await store.getTokenByHash(presented.toString('hex'));
-  if (record === undefined || record.revokedAt !== undefined) throw refused;
+  if (record === undefined || !isLive(record, now)) throw refused;
   const stored = Buffer.from(record.tokenHash, 'hex');
   if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) throw refused;
   return {
@@ -66,6 +80,10 @@ export async function authenticate(token: string | undefined, store: TokenStore)
   };
 }
 
+/**
+ * The one scope guard: every core operation behind an API route calls it once, first, before it
+ * reads or writes anything. Its message names the missing scope (the CLI prints it as is).
+ */
 export function requireScope(principal: Principal, scope: Scope): void {
   if (!hasScope(principal, scope)) {
     throw new ForbiddenError(`This action needs a token with the ${scope} scope (or admin).`);

@@ -105,7 +105,7 @@ describe('listAuditEntries', () => {
     ['local times', { since: '2026-04-20T09:00:00', until: 'yesterday' }, ['since', 'until']],
     ['since after until', { since: '2026-04-21T00:00:00Z', until: '2026-04-20T00:00:00Z' }, ['since']],
     ['an unknown action and a prefix of nothing', { action: 'export.viewed' }, ['action']],
-    ['a prefix of nothing', { action: 'token.' }, ['action']],
+    ['a prefix of nothing', { action: 'policy.' }, ['action']],
     ['a subject with a newline', { subject: 'exp_1\n' }, ['subject']],
     ['limits out of range', { limit: '1001' }, ['limit']],
     ['a limit of 0', { limit: '0' }, ['limit']],

@@ -54,6 +54,18 @@ function jobGoesThrough(views: Record<string, unknown>[]): void {
 describe('kt export create', () => {
   beforeEach(() => api.route('POST /v1/exports', (_req, res) => sendJson(res, 202, queued())));
 
+  it('sends the PDF page size, and refuses it on another format before anything is sent', async () => {
+    const { context, globals } = exportContext(api.url);
+    await createExport(context, globals, { ...FLAGS, format: 'pdf', title: 'Q2', pageSize: 'letter' });
+    expect(JSON.parse(api.seen[0]!.body)).toMatchObject({ format: 'pdf', title: 'Q2', pageSize: 'letter' });
+    api.reset();
+    api.route('POST /v1/exports', (_req, res) => sendJson(res, 202, queued()));
+    const error = await rejection(createExport(context, globals, { ...FLAGS, format: 'csv', pageSize: 'a4' }));
+    expect(exitCodeFor(error)).toBe(2);
+    expect(error.message).toBe('--page-size applies to --format pdf only');
+    expect(api.seen).toHaveLength(0);
+  });
+
   it('posts the request with a fresh idempotency key and prints the tutorial block', async () => {
     const { context, globals, io } = exportContext(api.url);
     await createExport(context, globals, FLAGS);

@@ -82,6 +82,18 @@ function serve(
 const filesIn = (path = workDir) => readdirSync(path).sort();
 
 describe('kt export download', () => {
+  it("--companion fetches a PDF export's companion CSV, verified, without a manifest of its own", async () => {
+    serve(ARTIFACT, { filename: `${ID}.csv`, contentType: 'text/csv; charset=utf-8' });
+    const target = join(workDir, 'records.csv');
+    const { context, globals, io } = exportContext(api.url);
+    await downloadExport(context, globals, { id: ID, output: target, companion: true });
+    expect(readFileSync(target, 'utf8')).toBe(ARTIFACT);
+    expect(api.seen[0]?.url).toBe(`/v1/exports/${ID}/download?file=companion`);
+    expect(api.seen.some((request) => request.url.endsWith('/manifest'))).toBe(false);
+    expect(filesIn()).toEqual(['records.csv']);
+    expect(io.out()).toBe(`✓ Downloaded ${ID} to ${target} (2.2 kB, SHA-256 verified)\n`);
+  });
+
   it('writes the verified artifact and says so', async () => {
     serve(ARTIFACT);
     const target = join(workDir, 'compliance-report.json');

@@ -112,6 +112,9 @@ export async function renderReport(input: ReportInput): Promise<ReportResult> {
     size: [width, height],
     margin: 0,
     autoFirstPage: false,
+    // No standard font: pdfkit would load Helvetica's metrics from a file beside its own module,
+    // which a bundled Lambda does not have. Every glyph comes from the embedded fonts.
+    font: '',
     bufferPages: false,
     // Shaped strings are cached by ReportText, boundedly; pdfkit's own cache never empties.
     fontLayoutCache: false,
@@ -475,7 +478,7 @@ function verifyPage(layout: Layout, input: ReportInput, rowsShown: number): void
 }
 
 async function table(layout: Layout, input: ReportInput, rowsShown: number, sink: ChunkSink): Promise<void> {
-  const { doc, text, width, height } = layout;
+  const { doc, text, width } = layout;
   const inner = width - 2 * MARGIN;
   const perPage = rowsPerTablePage(input.pageSize);
   const xs: number[] = [];
@@ -551,7 +554,6 @@ async function table(layout: Layout, input: ReportInput, rowsShown: number, sink
     { size: 7.5, lineHeight: 10 },
   );
   text.flush();
-  void height;
 }
 
 /** Collects pdfkit's output and hands it on in order, with backpressure between pages. */

@@ -103,6 +103,15 @@ async function copy(deps: ExportWorkflowDeps, job: ExportJob, delivery: ExportDe
     key: keys.artifactKey,
     contentType: contentTypeOf(job.format),
   });
+  // A PDF export's companion CSV (every record) goes too, beside the report and before the
+  // manifest that lists it, so a delivered manifest still means everything it names is there.
+  if (job.companion !== undefined) {
+    await deps.delivery.copyToCustomer(job.companion.artifactKey, {
+      ...target,
+      key: `${delivery.prefix}${job.companion.name}`,
+      contentType: contentTypeOf('csv'),
+    });
+  }
   await deps.delivery.copyToCustomer(job.manifestKey, {
     ...target,
     key: keys.manifestKey,
