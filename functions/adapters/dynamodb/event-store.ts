@@ -27,6 +27,7 @@ export interface DynamoEventStoreOptions {
 
 const BATCH_WRITE_LIMIT = 25;
 const BATCH_GET_LIMIT = 100;
+const COUNT_CONCURRENCY = 16;
 const MAX_QUERY_PAGE = 1000;
 const STREAM_FIRST_PAGE = 100;
 export const MAX_PAGE_LIMIT = 1000;
@@ -219,35 +220,32 @@ export class DynamoEventStore implements EventStore {
   async countEvents(filter: EventFilter): Promise<number> {
     const upper = sortableInstant(filter.to) + AFTER_LAST_ID;
     const lower = sortableInstant(filter.from);
-    let total = 0;
-    for (const day of daysInRange(filter)) {
+    const partitions = daysInRange(filter).flatMap((day) => {
       const { indexName, partitionKeyName, partitionKeys } = dayPartitions(filter, day);
-      const counts = await Promise.all(
-        partitionKeys.map(async (partitionKey) => {
-          let count = 0;
-          let start: Record<string, AttributeValue> | undefined;
-          do {
-            const output = await this.send(`Counting decision events in ${this.tableName}`, () =>
-              this.documents.send(
-                new QueryCommand({
-                  TableName: this.tableName,
-                  ...(indexName === undefined ? {} : { IndexName: indexName }),
-                  KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :upper',
-                  ExpressionAttributeNames: { '#pk': partitionKeyName, '#sk': 'sk' },
-                  ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':lower': { S: lower }, ':upper': { S: upper } },
-                  Select: 'COUNT',
-                  ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-                }),
-              ),
-            );
-            count += output.Count ?? 0;
-            start = output.LastEvaluatedKey;
-          } while (start !== undefined);
-          return count;
-        }),
-      );
-      for (const count of counts) total += count;
-    }
+      return partitionKeys.map((partitionKey) => ({ indexName, partitionKeyName, partitionKey }));
+    });
+    let total = 0;
+    // Partitions counted side by side: each answer is small, and DynamoDB serves them in parallel.
+    await runPool(partitions, COUNT_CONCURRENCY, async ({ indexName, partitionKeyName, partitionKey }) => {
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const output = await this.send(`Counting decision events in ${this.tableName}`, () =>
+          this.documents.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              ...(indexName === undefined ? {} : { IndexName: indexName }),
+              KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :upper',
+              ExpressionAttributeNames: { '#pk': partitionKeyName, '#sk': 'sk' },
+              ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':lower': { S: lower }, ':upper': { S: upper } },
+              Select: 'COUNT',
+              ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+            }),
+          ),
+        );
+        total += output.Count ?? 0;
+        start = output.LastEvaluatedKey;
+      } while (start !== undefined);
+    });
     return total;
   }
 
