@@ -465,6 +465,25 @@ describe('DynamoEventStore.putEvents', () => {
   });
 });
 
+describe('DynamoEventStore.countEvents', () => {
+  it.each([
+    ['the range', {}],
+    ['a team', { team: 'engineering' }],
+    ['a policy', { policy: 'pii-redaction' }],
+    ['a team and a policy', { team: 'support', policy: 'cost-guard' }],
+    ['names with #', { team: 'a#b', policy: 'c' }],
+  ])('counts exactly the events a stream of %s yields, edges at full precision included', async (_, filters) => {
+    const filter = { ...R1, ...filters };
+    expect(await store.countEvents(filter)).toBe(expected(filter).length);
+  });
+
+  it('counts nothing in an empty range, and wraps a failure in DependencyError', async () => {
+    expect(await store.countEvents({ from: '2030-01-01T00:00:00Z', to: '2030-01-03T00:00:00Z' })).toBe(0);
+    const missing = new DynamoEventStore(db.documents, 'NoSuchTable');
+    await expect(missing.countEvents(R1)).rejects.toBeInstanceOf(DependencyError);
+  });
+});
+
 describe('DynamoEventStore.claimEventIds', () => {
   const record = (
     id: string,
