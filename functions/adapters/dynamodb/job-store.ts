@@ -1,3 +1,4 @@
+import { decodeIndexCursor, encodeIndexCursor } from './index-cursor.ts';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -5,7 +6,7 @@ import {
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, DependencyError, ValidationError } from '../../core/errors.ts';
+import { ConflictError, DependencyError } from '../../core/errors.ts';
 import type { ExportJob } from '../../core/export/export-job.ts';
 import type { ExportJobStore, IdempotencyClaim, Revisioned } from '../../core/ports.ts';
 
@@ -67,7 +68,7 @@ export class DynamoJobStore implements ExportJobStore {
   }
 
   async listJobs(options: { readonly limit: number; readonly cursor?: string }) {
-    const start = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const start = options.cursor === undefined ? undefined : decodeIndexCursor(options.cursor, JOB_CURSOR);
     let output: QueryCommandOutput;
     try {
       output = await this.documents.send(
@@ -87,7 +88,7 @@ export class DynamoJobStore implements ExportJobStore {
     const jobs = (output.Items ?? []).map(jobOf);
     return {
       jobs,
-      ...(output.LastEvaluatedKey === undefined ? {} : { cursor: encodeCursor(output.LastEvaluatedKey) }),
+      ...(output.LastEvaluatedKey === undefined ? {} : { cursor: encodeIndexCursor(output.LastEvaluatedKey) }),
     };
   }
 
@@ -168,35 +169,10 @@ function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-/** The cursor is the index position of the last job shown; anything else is the caller's mistake. */
-function decodeCursor(cursor: string): Record<string, unknown> {
-  const invalid = () =>
-    new ValidationError('The cursor is invalid.', [
-      { field: 'cursor', rule: 'must be a cursor returned by a previous page of this list' },
-    ]);
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  const record = key as Record<string, unknown>;
-  const names = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
-  if (
-    typeof key !== 'object' ||
-    key === null ||
-    Object.keys(record).length !== names.length ||
-    !names.every((name) => typeof record[name] === 'string') ||
-    record.gsi1pk !== JOBS_PARTITION ||
-    record.sk !== 'JOB' ||
-    !/^EXPORT#exp_[0-9a-z]{1,64}$/.test(String(record.pk)) ||
-    !/^\d{4}-\d{2}-\d{2}T[\d:.]{1,20}Z#exp_[0-9a-z]{1,64}$/.test(String(record.gsi1sk))
-  ) {
-    throw invalid();
-  }
-  return record;
-}
+/** A jobs page's cursor: the last job shown, by its index position. */
+const JOB_CURSOR = {
+  partition: JOBS_PARTITION,
+  sk: 'JOB',
+  pk: /^EXPORT#exp_[0-9a-z]{1,64}$/,
+  gsi1sk: /^\d{4}-\d{2}-\d{2}T[\d:.]{1,20}Z#exp_[0-9a-z]{1,64}$/,
+} as const;

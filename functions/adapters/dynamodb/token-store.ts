@@ -1,3 +1,4 @@
+import { decodeIndexCursor, encodeIndexCursor } from './index-cursor.ts';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -8,7 +9,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SCOPES, type Scope, type TokenRecord } from '../../core/auth/token-record.ts';
-import { ConflictError, DependencyError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { ConflictError, DependencyError, NotFoundError } from '../../core/errors.ts';
 import type { TokenStore } from '../../core/ports.ts';
 
 const TOKENS_INDEX = 'gsi1';
@@ -99,7 +100,7 @@ export class DynamoTokenStore implements TokenStore {
   }
 
   async listTokens(options: { readonly limit: number; readonly cursor?: string }) {
-    const start = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const start = options.cursor === undefined ? undefined : decodeIndexCursor(options.cursor, TOKEN_CURSOR);
     let output: QueryCommandOutput;
     try {
       output = await this.documents.send(
@@ -118,7 +119,7 @@ export class DynamoTokenStore implements TokenStore {
     }
     return {
       tokens: (output.Items ?? []).map(tokenRecordOf),
-      ...(output.LastEvaluatedKey === undefined ? {} : { cursor: encodeCursor(output.LastEvaluatedKey) }),
+      ...(output.LastEvaluatedKey === undefined ? {} : { cursor: encodeIndexCursor(output.LastEvaluatedKey) }),
     };
   }
 
@@ -155,39 +156,13 @@ function indexAttributes(record: TokenRecord): { gsi1pk: string; gsi1sk: string 
   return { gsi1pk: TOKENS_PARTITION, gsi1sk: `${record.createdAt}#${record.tokenId}` };
 }
 
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-/** The cursor is the index position of the last token shown; anything else is the caller's mistake. */
-function decodeCursor(cursor: string): Record<string, unknown> {
-  const invalid = () =>
-    new ValidationError('The cursor is invalid.', [
-      { field: 'cursor', rule: 'must be a cursor returned by a previous page of this list' },
-    ]);
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  const record = key as Record<string, unknown>;
-  const names = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
-  if (
-    typeof key !== 'object' ||
-    key === null ||
-    Array.isArray(key) ||
-    Object.keys(record).length !== names.length ||
-    !names.every((name) => typeof record[name] === 'string') ||
-    record.gsi1pk !== TOKENS_PARTITION ||
-    record.sk !== 'TOKEN' ||
-    !/^TOKEN#[0-9a-f]{64}$/.test(String(record.pk)) ||
-    !/^\d{4}-\d{2}-\d{2}T[\d:.]{1,20}Z#tok_[0-9a-f]{12}$/.test(String(record.gsi1sk))
-  ) {
-    throw invalid();
-  }
-  return record;
-}
+/** A tokens page's cursor: the last token shown, by its index position. */
+const TOKEN_CURSOR = {
+  partition: TOKENS_PARTITION,
+  sk: 'TOKEN',
+  pk: /^TOKEN#[0-9a-f]{64}$/,
+  gsi1sk: /^\d{4}-\d{2}-\d{2}T[\d:.]{1,20}Z#tok_[0-9a-f]{12}$/,
+} as const;
 
 function tokenKey(tokenHash: string): { pk: string; sk: string } {
   return { pk: `TOKEN#${tokenHash}`, sk: 'TOKEN' };
