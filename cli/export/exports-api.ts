@@ -9,14 +9,18 @@ import { type ExportJobView, type ExportList, readJobList, readJobView } from '.
  * API rejects is named by the flag that set it, and a 409 on download says why it was refused.
  */
 
-export interface CreateExportBody {
-  readonly from: string;
-  readonly to: string;
+/** The filters and delivery of an export request, as exports and schedules both send them. */
+export interface ExportSelection {
   readonly format: string;
   readonly title?: string;
-  readonly pageSize?: string;
   readonly filters?: { readonly team?: string; readonly policy?: string };
   readonly delivery?: { readonly s3Bucket: string; readonly s3Prefix?: string; readonly s3Region?: string };
+}
+
+export interface CreateExportBody extends ExportSelection {
+  readonly from: string;
+  readonly to: string;
+  readonly pageSize?: string;
 }
 
 export interface ExportsApi {

@@ -1,6 +1,7 @@
 import type { ApiClient } from '../api/client.ts';
 import { withFlagNames } from '../api/problems.ts';
 import { ApiError } from '../errors.ts';
+import type { ExportSelection } from './exports-api.ts';
 import { type ExportJobView, readJobView } from './job-view.ts';
 
 /**
@@ -33,15 +34,11 @@ export interface ScheduleView {
   readonly updated: string;
 }
 
-export interface CreateScheduleBody {
+export interface CreateScheduleBody extends ExportSelection {
   readonly name: string;
   readonly cron: string;
   readonly window: string;
-  readonly format: string;
   readonly timezone?: string;
-  readonly title?: string;
-  readonly filters?: { readonly team?: string; readonly policy?: string };
-  readonly delivery?: { readonly s3Bucket: string; readonly s3Prefix?: string; readonly s3Region?: string };
 }
 
 export interface SchedulesApi {
