@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
+import { type runKt, type StartedStack, startFreshStack, ktFor } from '../support/processes.ts';
 
 /**
  * `kt audit list` and `kt audit verify` as a user runs them: `npm start` on a fresh data dir, one
@@ -21,8 +21,7 @@ describe('kt audit', () => {
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-audit-e2e-'));
     stack = await startFreshStack(root);
-    const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
-    kt = (args) => runKt(args, env);
+    kt = ktFor(stack);
     const created = await kt([
       'export',
       'create',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from '../support/free-port.ts';
-import { runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import { type runKt, type StartedStack, startLocalStackProcess, ktFor } from '../support/processes.ts';
 
 /**
  * Tutorial Step 8 (../shared/reference/export-tutorial.txt) with `npm start` and the real `kt`
@@ -43,8 +43,7 @@ describe('tutorial Step 8: deliver exports to S3', () => {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
-    kt = (args) => runKt(args, env);
+    kt = ktFor(stack);
     expect((await kt(['events', 'import', '--file', SAMPLE])).code).toBe(0);
   }, 180_000);
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT, runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
+import { ROOT, type runKt, type StartedStack, startFreshStack, ktFor } from '../support/processes.ts';
 
 /**
  * A new user tries to change history: after importing the sample and exporting a range, they
@@ -22,8 +22,7 @@ describe('kt events import against write-once events', () => {
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-write-once-'));
     stack = await startFreshStack(root);
-    const env = { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token };
-    kt = (args) => runKt(args, env);
+    kt = ktFor(stack);
     expect((await kt(['events', 'import', '--file', SAMPLE])).code).toBe(0);
   }, 180_000);
 

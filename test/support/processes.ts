@@ -131,3 +131,8 @@ export async function startFreshStack(root: string, extra: NodeJS.ProcessEnv = {
     ...extra,
   });
 }
+
+/** The real `kt` pointed at a started stack, as tutorial Step 1's two exports point it. */
+export function ktFor(stack: StartedStack): (args: readonly string[]) => Promise<RunResult> {
+  return (args) => runKt(args, { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token });
+}
