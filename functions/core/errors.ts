@@ -9,6 +9,9 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
+  | 'too_large'
+  | 'headers_too_large'
+  | 'rate_limited'
   | 'unavailable'
   | 'internal';
 
@@ -65,6 +68,32 @@ export class NotFoundError extends AppError {
 /** The request conflicts with the current state (e.g. the same idempotency key with another body). */
 export class ConflictError extends AppError {
   readonly code = 'conflict';
+}
+
+/** The request (its body) is larger than this deployment accepts; nothing was read or written. */
+export class PayloadTooLargeError extends AppError {
+  readonly code = 'too_large';
+}
+
+/** The request's headers are larger than the front accepts. */
+export class HeadersTooLargeError extends AppError {
+  readonly code = 'headers_too_large';
+}
+
+/**
+ * A limit against runaway cost was reached (e.g. exports running at once for one principal).
+ * Nothing was written; the same request may succeed after `retryAfterSeconds`.
+ */
+export class LimitExceededError extends AppError {
+  readonly code = 'rate_limited';
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** A dependency (DynamoDB, S3, Step Functions) failed or throttled; retrying may succeed. */

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type ErrorCode, type FieldIssue, isAppError, ValidationError } from '../../core/errors.ts';
+import { type ErrorCode, type FieldIssue, isAppError, LimitExceededError, ValidationError } from '../../core/errors.ts';
 
 /** RFC 9457 problem details, with the offending fields for validation problems. */
 export interface ProblemDetails {
@@ -8,6 +8,8 @@ export interface ProblemDetails {
   readonly status: number;
   readonly detail: string;
   readonly errors?: readonly FieldIssue[];
+  /** Seconds after which the same request may succeed (429); also sent as Retry-After. */
+  readonly retryAfter?: number;
 }
 
 /** The one mapping from domain errors to HTTP. */
@@ -17,6 +19,9 @@ const BY_CODE: Record<ErrorCode, { readonly status: number; readonly title: stri
   forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
+  too_large: { status: 413, title: 'Content too large' },
+  headers_too_large: { status: 431, title: 'Request header fields too large' },
+  rate_limited: { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'Service unavailable' },
   internal: { status: 500, title: 'Internal error' },
 };
@@ -45,6 +50,7 @@ export function problemFor(error: unknown): ProblemDetails {
       status,
       detail: error.message,
       ...(error instanceof ValidationError && error.issues.length > 0 ? { errors: error.issues } : {}),
+      ...(error instanceof LimitExceededError ? { retryAfter: error.retryAfterSeconds } : {}),
     };
   }
   if (isExposedHttpError(error)) {
@@ -68,7 +74,10 @@ export function problemFor(error: unknown): ProblemDetails {
 export function problemResponse(problem: ProblemDetails): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: problem.status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: {
+      'content-type': 'application/problem+json',
+      ...(problem.retryAfter === undefined ? {} : { 'retry-after': String(problem.retryAfter) }),
+    },
     body: JSON.stringify(problem),
   };
 }
