@@ -168,14 +168,18 @@ export function registerExportCommands(program: Command, context: CliContext): v
     .command('verify')
     .description(
       'Check a downloaded export against its signed manifest: the signature, the size and ' +
-        'SHA-256, and (JSON, CSV) the records digest, count and export id recomputed from the ' +
-        'file. With --public-key it needs no network and no token. Exit 1 if any check fails.',
+        "SHA-256, and (JSON, CSV, and a PDF report's companion CSV) the records digest, count and " +
+        'export id recomputed from the file. With --public-key it needs no network and no token. Exit 1 if any check fails.',
     )
     .requiredOption('--file <path>', 'the downloaded artifact')
     .option('--manifest <path>', 'its manifest (default: <file>.manifest.json, where kt export download saves it)')
     .option(
       '--public-key <path>',
       "the signing key's PEM (kt keys get --id <keyId> --output key.pem); without it the key is fetched from the API",
+    )
+    .option(
+      '--companion <path>',
+      "a PDF report's companion CSV (default: the name its manifest gives, beside --file); its records are checked",
     )
     .addHelpText(
       'after',
@@ -195,6 +199,9 @@ export function registerExportCommands(program: Command, context: CliContext): v
         '  ✓ Evidence verified',
         '',
         '  $ kt export verify --file pii-audit.csv -o json',
+        '',
+        '  $ kt export verify --file q2-report.pdf --companion q2-records.csv',
+        "  (a PDF report: the report's bytes, then its companion CSV's size, SHA-256, records digest and count)",
         '',
         'Without kt: docs/verifying-evidence.md does the same checks with openssl and sha256sum.',
         '',

@@ -17,11 +17,16 @@ export type CheckName =
   | 'format'
   | 'recordsDigest'
   | 'records'
-  | 'exportId';
+  | 'exportId'
+  | 'companion'
+  | 'companionSize'
+  | 'companionSha256';
 
 export interface EvidenceCheck {
   readonly name: CheckName;
   readonly ok: boolean;
+  /** Not run (e.g. a PDF's companion CSV was not at hand); says nothing for or against. */
+  readonly skipped?: true;
   readonly expected?: string | number;
   readonly actual?: string | number;
 }
@@ -90,6 +95,30 @@ export function recordChecks(
   ];
 }
 
+/**
+ * A PDF report's companion CSV: its size and SHA-256 against the manifest's `companion`, then
+ * (from its records) the format, records digest and count, which for a PDF the manifest states
+ * about the companion. Without the file, one skipped check says how to get it.
+ */
+export function companionChecks(
+  manifest: ExportManifest,
+  found:
+    | { readonly file: string; readonly digest: { bytes: number; sha256: string }; readonly read: ArtifactRecords | ArtifactFormatError }
+    | { readonly missing: string },
+): EvidenceCheck[] {
+  const companion = manifest.companion;
+  if (companion === undefined) return [];
+  if ('missing' in found) {
+    return [{ name: 'companion', ok: true, skipped: true, expected: companion.name, actual: found.missing }];
+  }
+  return [
+    { name: 'companion', ok: true, expected: companion.name, actual: found.file },
+    compare('companionSize', companion.bytes, found.digest.bytes),
+    compare('companionSha256', companion.sha256, found.digest.sha256),
+    ...recordChecks({ ...manifest, format: 'csv' }, found.read),
+  ];
+}
+
 function compare(name: CheckName, expected: string | number, actual: string | number): EvidenceCheck {
   return { name, ok: expected === actual, expected, actual };
 }
@@ -103,11 +132,15 @@ const LABELS: Readonly<Record<CheckName, string>> = {
   recordsDigest: 'Records digest',
   records: 'Records',
   exportId: 'Export id',
+  companion: 'Companion CSV',
+  companionSize: 'Companion size',
+  companionSha256: 'Companion SHA-256',
 };
 
 /** One human line: `✓ Size: 186,123 bytes` or `✗ SHA-256: expected …, got …`. */
 export function checkLine(check: EvidenceCheck, manifest?: ExportManifest): string {
   const label = LABELS[check.name];
+  if (check.skipped) return `- ${label}: not checked: ${check.actual}`;
   if (check.ok) return `✓ ${label}: ${passed(check, manifest)}`;
   switch (check.name) {
     case 'manifest':
@@ -129,6 +162,8 @@ function passed(check: EvidenceCheck, manifest: ExportManifest | undefined): str
       return `valid, signed by ${check.actual} (${manifest?.algorithm})`;
     case 'format':
       return `the file parses as ${check.actual}`;
+    case 'companion':
+      return `${check.actual}`;
     default:
       return show(check.name, check.actual);
   }
@@ -136,5 +171,5 @@ function passed(check: EvidenceCheck, manifest: ExportManifest | undefined): str
 
 function show(name: CheckName, value: string | number | undefined): string {
   if (typeof value !== 'number') return String(value);
-  return name === 'size' ? `${formatCount(value)} bytes` : formatCount(value);
+  return name === 'size' || name === 'companionSize' ? `${formatCount(value)} bytes` : formatCount(value);
 }

@@ -44,6 +44,8 @@ export interface ExportJobView {
   readonly schedule?: string;
   /** Delivery to a customer bucket, when the export asked for one. */
   readonly delivery?: ExportDeliveryView;
+  /** A PDF report's companion CSV, with every record (`kt export download --companion`). */
+  readonly companion?: { readonly name: string; readonly bytes: number; readonly sha256: string };
 }
 
 export interface ExportDeliveryView {
@@ -116,6 +118,11 @@ function jobViewProblem(body: unknown): string | undefined {
       !['pending', 'delivered', 'failed'].includes(String(body.delivery.status)))
   )
     return '"delivery" has no location or status';
+  if (
+    body.companion !== undefined &&
+    (!isObject(body.companion) || typeof body.companion.name !== 'string' || typeof body.companion.bytes !== 'number')
+  )
+    return '"companion" has no name or size';
   return undefined;
 }
 

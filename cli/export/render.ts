@@ -64,6 +64,12 @@ export function statusLines(view: ExportJobView): string[] {
     ['Format', oneLine(view.format)],
     ['Records', formatCount(view.records)],
     ['File size', view.bytes === undefined ? undefined : formatBytes(view.bytes)],
+    [
+      'Companion',
+      view.companion === undefined
+        ? undefined
+        : `${oneLine(view.companion.name)} (${formatBytes(view.companion.bytes)}, every record; kt export download --companion)`,
+    ],
     ['Created', toSecond(view.created)],
     [outcome, view.completed === undefined ? undefined : toSecond(view.completed)],
     ['Deleted', view.deleted === undefined ? undefined : toSecond(view.deleted)],

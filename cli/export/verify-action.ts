@@ -1,6 +1,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ExportManifest } from '../../functions/core/evidence/manifest.ts';
 import { readManifest } from '../../functions/core/evidence/read-manifest.ts';
@@ -18,6 +19,7 @@ import {
 } from './artifact-records.ts';
 import {
   checkLine,
+  companionChecks,
   type EvidenceCheck,
   fileChecks,
   manifestCheck,
@@ -38,6 +40,8 @@ export interface VerifyEvidenceFlags {
   readonly file: string;
   readonly manifest?: string;
   readonly publicKey?: string;
+  /** A PDF report's companion CSV (default: the name the manifest gives it, beside --file). */
+  readonly companion?: string;
 }
 
 export async function verifyEvidence(
@@ -59,6 +63,8 @@ export async function verifyEvidence(
       : '--manifest',
   );
   const pem = keyFile === undefined ? undefined : await readPublicKey(keyFile);
+  const companionFile = flags.companion === undefined ? undefined : nonBlank('--companion', flags.companion);
+  if (companionFile !== undefined) await requireFile(companionFile, '--companion', "the PDF report's companion CSV");
 
   const report = new Report(context, globals);
   const manifest = parseManifest(manifestText);
@@ -68,6 +74,9 @@ export async function verifyEvidence(
     report.add(manifestCheck(manifest.problems));
     report.finish(file);
     return;
+  }
+  if (companionFile !== undefined && manifest.companion === undefined) {
+    throw new UsageError(`--companion applies to a PDF report only; ${file} is a ${manifest.format} export`);
   }
   report.headline(manifest, file);
   report.add(manifestCheck([]));
@@ -81,18 +90,61 @@ export async function verifyEvidence(
   const digest = await digestOf(file);
   report.add(...fileChecks(manifest, digest));
   if (manifest.format === 'json' || manifest.format === 'csv') {
-    // Parsing is the slow pass (seconds per hundred MB): a bar on a terminal says it is moving.
-    const progress = createProgress(context.io, globals.outputFormat);
-    progress.start('Reading records', digest.bytes, 'bytes');
-    let records: Awaited<ReturnType<typeof recordsOf>>;
-    try {
-      records = await recordsOf(file, manifest.format, (count) => progress.increment(count));
-    } finally {
-      progress.stop();
-    }
-    report.add(...recordChecks(manifest, records));
+    report.add(...recordChecks(manifest, await readRecords(context, globals, file, manifest.format, digest.bytes)));
+  } else if (manifest.companion !== undefined) {
+    report.add(...(await checkCompanion(context, globals, manifest, file, companionFile)));
   }
   report.finish(file);
+}
+
+/**
+ * A PDF's records are in its companion CSV, whose SHA-256 the manifest signs: found beside the
+ * report under the name the manifest gives it (where `kt export download --companion` puts it
+ * with that name), or named with --companion. Not at hand, the PDF itself is still verified and a
+ * skipped check says how to get the CSV, since many auditors are handed the report alone.
+ */
+async function checkCompanion(
+  context: CliContext,
+  globals: GlobalOptions,
+  manifest: ExportManifest,
+  report: string,
+  named: string | undefined,
+): Promise<EvidenceCheck[]> {
+  const expected = manifest.companion!.name;
+  const file = named ?? path.join(path.dirname(report), path.basename(expected));
+  if (named === undefined && !(await isFile(file))) {
+    return companionChecks(manifest, {
+      missing: `${expected} is not beside the report (save it with: kt export download --id ${manifest.exportId} --companion --output ${path.join(path.dirname(report), path.basename(expected))}; or pass --companion)`,
+    });
+  }
+  const digest = await digestOf(file);
+  const read = await readRecords(context, globals, file, 'csv', digest.bytes);
+  return companionChecks(manifest, { file, digest, read });
+}
+
+/** Parsing is the slow pass (seconds per hundred MB): a bar on a terminal says it is moving. */
+async function readRecords(
+  context: CliContext,
+  globals: GlobalOptions,
+  file: string,
+  format: 'json' | 'csv',
+  bytes: number,
+): Promise<Awaited<ReturnType<typeof recordsOf>>> {
+  const progress = createProgress(context.io, globals.outputFormat);
+  progress.start('Reading records', bytes, 'bytes');
+  try {
+    return await recordsOf(file, format, (count) => progress.increment(count));
+  } finally {
+    progress.stop();
+  }
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Prints the checks as they come (human) or all at the end (JSON), then the verdict. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../support/free-port.ts';
@@ -154,6 +154,26 @@ describe('tutorial Step 7: export as a PDF report', () => {
     });
     expect(readFileSync(csv, 'utf8').trim().split('\n')).toHaveLength(expected + 1);
     expect(existsSync(`${csv}.manifest.json`)).toBe(false);
+
+    // verify checks the companion's bytes and records against the report's manifest when it is at
+    // hand (named, or beside the report under its own name); without it, it says so and how to get it.
+    expect(verify.stdout).toContain(`- Companion CSV: not checked: ${id}.csv is not beside the report`);
+    const named = await kt(['export', 'verify', '--file', file, '--companion', csv]);
+    expect(named.stdout).toContain(`✓ Companion SHA-256: ${(manifest.companion as { sha256: string }).sha256}`);
+    expect(named.stdout).toContain(`✓ Records digest: ${(manifest.recordsDigest as { sha256: string }).sha256}`);
+    expect(named.stdout).toContain('✓ Evidence verified');
+    expect(named.code).toBe(0);
+    copyFileSync(csv, path.join(path.dirname(file), `${id}.csv`));
+    expect((await kt(['export', 'verify', '--file', file])).stdout).toContain(`✓ Records: ${expected.toLocaleString('en-US')}`);
+    // One record dropped from the companion: its size, SHA-256, records digest and count all fail.
+    const rows = readFileSync(csv, 'utf8').split('\n');
+    writeFileSync(csv, [...rows.slice(0, 1), ...rows.slice(2)].join('\n'));
+    const tampered = await kt(['export', 'verify', '--file', file, '--companion', csv, '-o', 'json']);
+    expect(tampered.code).toBe(1);
+    const failed = (JSON.parse(tampered.stdout) as { checks: { name: string; ok: boolean }[] }).checks
+      .filter((check) => !check.ok)
+      .map((check) => check.name);
+    expect(failed).toEqual(['companionSize', 'companionSha256', 'recordsDigest', 'records']);
   });
 
   test('a JSON export has no companion to download', async () => {

@@ -78,6 +78,15 @@ test.each(['json', 'csv'])('the whole procedure passes an untouched %s export', 
   if (format === 'json') expect(result.stdout).toContain(`export id OK: ${ID}`);
 });
 
+test("step 4 reads a PDF report's companion CSV with the report's manifest", async () => {
+  const manifest = path.join(dir, 'report.pdf.manifest.json');
+  writeFileSync(manifest, manifestText({ ...csv.manifest, format: 'pdf' }));
+  const result = await runProcedure(records, filesOf(csv, { manifest }));
+  expect(result.stderr).toBe('');
+  expect(result.stdout).toContain(`records digest OK: ${csv.manifest.recordsDigest.sha256}`);
+  expect(result.code).toBe(0);
+});
+
 test('one flipped byte fails the SHA-256 and the records digest', async () => {
   const file = tamperedFile(json, 'flipped.json', (text) =>
     text.replace('"model":"gpt-4o"', '"model":"gpt-4p"'),

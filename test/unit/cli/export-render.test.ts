@@ -69,6 +69,18 @@ describe('statusLines', () => {
     ]);
   });
 
+  it("names a PDF report's companion CSV after the report's size", () => {
+    const pdf = view({
+      format: 'pdf',
+      companion: { name: `${ID}.csv`, bytes: 184_320, sha256: 'c'.repeat(64) },
+    });
+    expect(statusLines(pdf).slice(4, 6)).toEqual([
+      'File size: 2.3 MB',
+      `Companion: ${ID}.csv (184 kB, every record; kt export download --companion)`,
+    ]);
+    expect(() => readJobView(jobView({ companion: { name: 'x.csv' } }))).toThrow(ApiError);
+  });
+
   it('shows progress while running, and no size or completion yet', () => {
     const running = view({
       status: 'running',
