@@ -270,6 +270,7 @@ class Spans {
         saveJob: this.timed('saveJob', jobs.saveJob.bind(jobs)),
         listJobs: jobs.listJobs.bind(jobs),
         claimIdempotencyKey: jobs.claimIdempotencyKey.bind(jobs),
+        findIdempotencyKey: jobs.findIdempotencyKey.bind(jobs),
       },
     };
   }

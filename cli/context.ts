@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type ApiClient, type ApiClientOptions, createApiClient } from './api/client.ts';
+import { type ApiClient, type ApiClientOptions, createApiClient, retryWaitLine } from './api/client.ts';
 import { type ApiConfig, resolveApiConfig } from './api/config.ts';
 import type { CliIo, OutputFormat } from './output.ts';
 
@@ -22,6 +22,7 @@ export interface CliContext {
 export interface GlobalOptions {
   readonly apiUrl?: string;
   readonly token?: string;
+  readonly auth?: string;
   readonly outputFormat: OutputFormat;
 }
 
@@ -31,6 +32,7 @@ export function globalOptions(command: Command): GlobalOptions {
   return {
     ...(all.apiUrl !== undefined && { apiUrl: all.apiUrl }),
     ...(all.token !== undefined && { token: all.token }),
+    ...(all.auth !== undefined && { auth: all.auth }),
     outputFormat: all.outputFormat === 'json' ? 'json' : 'human',
   };
 }
@@ -41,13 +43,15 @@ export function apiConfigFor(context: CliContext, options: GlobalOptions): ApiCo
   if (flagToken) context.secrets.add(flagToken);
   const envToken = context.io.env.KEEPTRUSTS_API_TOKEN?.trim();
   if (envToken) context.secrets.add(envToken);
-  return resolveApiConfig({ apiUrl: options.apiUrl, token: options.token }, context.io.env);
+  return resolveApiConfig({ apiUrl: options.apiUrl, token: options.token, auth: options.auth }, context.io.env);
 }
 
-/** An API client for the command's flags; throws AuthError (exit 4) when there is no token. */
+/** An API client for the command's flags; throws AuthError (exit 4) when there is no token (Bearer). */
 export function apiClientFor(context: CliContext, options: GlobalOptions): ApiClient {
   return createApiClient(apiConfigFor(context, options), {
     userAgent: `kt/${context.version}`,
+    // One line on stderr per wait a 429 asks for, so kt never waits silently.
+    onRetryWait: (wait) => context.io.stderr.write(`${retryWaitLine(wait)}\n`),
     ...context.http,
   });
 }

@@ -27,6 +27,8 @@ export interface ProblemDetails {
   readonly status?: number;
   readonly detail?: string;
   readonly errors?: readonly ProblemFieldError[];
+  /** A 429's seconds until the same request may succeed (also its Retry-After header). */
+  readonly retryAfter?: number;
 }
 
 export abstract class CliError extends Error {

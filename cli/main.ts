@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
-import { DEFAULT_API_URL } from './api/config.ts';
+import { AUTH_MODES, DEFAULT_API_URL } from './api/config.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerEventsCommands } from './commands/events.ts';
 import { registerExportCommands } from './commands/export.ts';
@@ -43,6 +43,12 @@ export function buildProgram(context: CliContext): Command {
         '--token <token>',
         'API token (env KEEPTRUSTS_API_TOKEN; prefer the env var, flags show in process lists)',
       ),
+    )
+    .addOption(
+      new Option(
+        '--auth <mode>',
+        'bearer (an API token) or sigv4 (AWS IAM: the standard AWS credential chain and AWS_REGION) (env KEEPTRUSTS_AUTH, default bearer)',
+      ).choices(AUTH_MODES),
     )
     .addOption(
       new Option('-o, --output-format <format>', 'human text, or json for scripts')
@@ -100,11 +106,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
 }
 
-/** The token from the environment and from `--token X` / `--token=X`, so no message can show it. */
+/**
+ * The token from the environment and from `--token X` / `--token=X`, and the AWS secret key and
+ * session token sigv4 signs with, so no message can show them.
+ */
 function collectSecrets(argv: readonly string[], io: CliIo): Set<string> {
   const secrets = new Set<string>();
-  const env = io.env.KEEPTRUSTS_API_TOKEN?.trim();
-  if (env) secrets.add(env);
+  for (const name of ['KEEPTRUSTS_API_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+    const value = io.env[name]?.trim();
+    if (value) secrets.add(value);
+  }
   argv.forEach((arg, i) => {
     const value = arg === '--token' ? argv[i + 1] : arg.startsWith('--token=') ? arg.slice(8) : undefined;
     if (value?.trim()) secrets.add(value.trim());

@@ -1,7 +1,9 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { MAX_RANGE_DAYS_VARIABLE, maxRangeDaysFrom } from '../functions/adapters/runtime-config.ts';
 import type { Construct } from 'constructs';
 import { ExportApi, type ExportApiProps } from './constructs/api.ts';
 import { ExportData, type ExportDataProps } from './constructs/data.ts';
+import { LogEncryptionKey } from './constructs/log-encryption.ts';
 import { EvidenceSigningKey, type EvidenceSigningKeyProps } from './constructs/signing.ts';
 import { ExportScheduling, type ExportSchedulingProps } from './constructs/scheduling.ts';
 import { ExportWorkflow, type ExportWorkflowProps } from './constructs/workflow.ts';
@@ -19,15 +21,16 @@ export interface KeeptrustsExportStackProps extends StackProps {
    */
   readonly data?: ExportDataProps;
   /**
-   * Settings of the HTTP API (throttling, authorizer cache, log retention).
-   * @default - ExportApi defaults
+   * Settings of the HTTP APIs, token and IAM (throttling of each stage, authorizer cache, log
+   * retention).
+   * @default - ExportApi defaults (each stage 100 requests/s, burst 200)
    */
-  readonly api?: Omit<ExportApiProps, 'data' | 'paths' | 'workflow' | 'signingKey'>;
+  readonly api?: Omit<ExportApiProps, 'data' | 'paths' | 'workflow' | 'signingKey' | 'logEncryptionKey'>;
   /**
    * Settings of the export workflow (execution timeout, log retention).
    * @default - ExportWorkflow defaults
    */
-  readonly workflow?: Omit<ExportWorkflowProps, 'data' | 'paths' | 'signingKey'>;
+  readonly workflow?: Omit<ExportWorkflowProps, 'data' | 'paths' | 'signingKey' | 'logEncryptionKey'>;
   /**
    * Settings of the evidence signing key (retired keys that still verify old evidence).
    * @default - EvidenceSigningKey defaults
@@ -38,7 +41,16 @@ export interface KeeptrustsExportStackProps extends StackProps {
    * schedules).
    * @default - ExportScheduling defaults (at most 100 schedules, none more often than hourly)
    */
-  readonly scheduling?: Omit<ExportSchedulingProps, 'data' | 'paths' | 'workflow' | 'signingKey'>;
+  readonly scheduling?: Omit<
+    ExportSchedulingProps,
+    'data' | 'paths' | 'workflow' | 'signingKey' | 'logEncryptionKey'
+  >;
+  /**
+   * The longest time range one export (or a schedule's window) may cover, in whole days
+   * (`MAX_RANGE_DAYS`, read by the API and the scheduled function, the two that accept ranges).
+   * @default DEFAULT_MAX_RANGE_DAYS (366)
+   */
+  readonly maxRangeDays?: number;
   /**
    * Where the handler sources and the lock file are.
    * @default - found from the working directory (the folder holding cdk.json)
@@ -53,6 +65,8 @@ export interface KeeptrustsExportStackProps extends StackProps {
 export class KeeptrustsExportStack extends Stack {
   readonly data: ExportData;
   readonly signingKey: EvidenceSigningKey;
+  /** Encrypts every log group of the stack (functions, API access logs, workflow executions). */
+  readonly logKey: LogEncryptionKey;
   readonly workflow: ExportWorkflow;
   readonly api: ExportApi;
   readonly scheduling: ExportScheduling;
@@ -67,10 +81,13 @@ export class KeeptrustsExportStack extends Stack {
     this.data = new ExportData(this, 'Data', props.data);
     this.signingKey = new EvidenceSigningKey(this, 'Signing', props.signing);
     const signingKey = this.signingKey;
+    this.logKey = new LogEncryptionKey(this, 'Logs');
+    const logEncryptionKey = this.logKey.key;
     this.workflow = new ExportWorkflow(this, 'Workflow', {
       ...props.workflow,
       data: this.data,
       signingKey,
+      logEncryptionKey,
       ...paths,
     });
     this.api = new ExportApi(this, 'Api', {
@@ -78,6 +95,7 @@ export class KeeptrustsExportStack extends Stack {
       data: this.data,
       workflow: this.workflow,
       signingKey,
+      logEncryptionKey,
       ...paths,
     });
 
@@ -86,14 +104,28 @@ export class KeeptrustsExportStack extends Stack {
       data: this.data,
       workflow: this.workflow,
       signingKey,
+      logEncryptionKey,
       ...paths,
     });
     // The API arms, pauses and removes schedules at run time (POST /v1/export-schedules, ...).
     this.scheduling.allowManaging(this.api.apiFunction);
+    if (props.maxRangeDays !== undefined) {
+      // Checked here, so a bad setting fails the synthesis rather than every request.
+      const days = String(maxRangeDaysFrom(props.maxRangeDays, 'maxRangeDays'));
+      for (const fn of [this.api.apiFunction, this.scheduling.scheduledFunction]) {
+        fn.function.addEnvironment(MAX_RANGE_DAYS_VARIABLE, days);
+      }
+    }
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the HTTP API (KEEPTRUSTS_API_URL)',
       value: this.api.url,
+    });
+    new CfnOutput(this, 'IamApiUrl', {
+      description:
+        'Base URL of the IAM-authorised HTTP API: SigV4-signed requests (kt --auth sigv4), each ' +
+        'route allowed by execute-api:Invoke',
+      value: this.api.iamUrl,
     });
     new CfnOutput(this, 'StateMachineArn', {
       description: 'The export workflow (STATE_MACHINE_ARN); executions are named after export ids',

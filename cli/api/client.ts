@@ -1,8 +1,16 @@
-import { ApiError, AuthError, UsageError } from '../errors.ts';
+import { ApiError, AuthError, oneLine, type ProblemDetails, UsageError } from '../errors.ts';
 import type { ApiConfig } from './config.ts';
 import { describeNetworkError, isAbort } from './network-errors.ts';
-import { errorForResponse } from './problems.ts';
-import { backoffDelay, DEFAULT_RETRY, isRetryableStatus, type RetryPolicy, retryAfterMs } from './retry.ts';
+import { errorForResponse, parseProblem } from './problems.ts';
+import {
+  backoffDelay,
+  DEFAULT_RETRY,
+  isRetryableStatus,
+  MAX_RETRY_AFTER_MS,
+  MAX_TOTAL_RETRY_AFTER_MS,
+  type RetryPolicy,
+  retryAfterMs,
+} from './retry.ts';
 import { createSigner, type RequestSigner } from './signing.ts';
 
 /**
@@ -22,6 +30,15 @@ export interface ApiClientOptions {
   readonly userAgent?: string;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  /** Called before each wait a 429's Retry-After asks for (the CLI prints why it waits). */
+  readonly onRetryWait?: (wait: RetryWait) => void;
+}
+
+/** A wait the API asked for: a 429 with Retry-After, and its problem (the detail says why). */
+export interface RetryWait {
+  readonly status: number;
+  readonly waitMs: number;
+  readonly problem: ProblemDetails;
 }
 
 export interface RequestOptions {
@@ -55,6 +72,7 @@ export class ApiClient {
   readonly #userAgent: string;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
+  readonly #onRetryWait: ((wait: RetryWait) => void) | undefined;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -65,6 +83,7 @@ export class ApiClient {
     this.#userAgent = options.userAgent ?? 'kt';
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = options.random ?? Math.random;
+    this.#onRetryWait = options.onRetryWait;
   }
 
   /** A request whose 2xx answer is JSON (or empty: `undefined`). */
@@ -111,6 +130,8 @@ export class ApiClient {
     const idempotent =
       options.idempotent ?? (IDEMPOTENT_METHODS.has(upper) || options.idempotencyKey !== undefined);
     const attempts = idempotent ? Math.max(1, this.#retry.attempts) : 1;
+    // Milliseconds spent waiting as Retry-After headers asked, over all attempts.
+    let waited = 0;
 
     for (let attempt = 1; ; attempt += 1) {
       const last = attempt >= attempts;
@@ -132,13 +153,28 @@ export class ApiClient {
         continue;
       }
       if (response.ok) return response;
-      if (!last && isRetryableStatus(response.status)) {
-        const wait = retryAfterMs(response.headers.get('retry-after'));
-        await response.body?.cancel().catch(() => undefined);
-        await this.#sleep(wait ?? backoffDelay(attempt - 1, this.#retry, this.#random));
+      const asked = retryAfterMs(response.headers.get('retry-after'));
+      // A Retry-After longer than the client waits, or one that would take the request past its
+      // total, fails now (the error says when to try again) rather than hang for minutes.
+      const worthWaiting =
+        asked === undefined || (asked <= MAX_RETRY_AFTER_MS && waited + asked <= MAX_TOTAL_RETRY_AFTER_MS);
+      if (!last && isRetryableStatus(response.status) && worthWaiting) {
+        if (asked !== undefined && response.status === 429 && this.#onRetryWait !== undefined) {
+          // A limit the caller should know about (exports running at once, say): say why it waits.
+          const problem = parseProblem(await readBody(response).catch(() => undefined));
+          this.#onRetryWait({ status: response.status, waitMs: asked, problem });
+        } else {
+          await response.body?.cancel().catch(() => undefined);
+        }
+        waited += asked ?? 0;
+        await this.#sleep(asked ?? backoffDelay(attempt - 1, this.#retry, this.#random));
         continue;
       }
-      throw errorForResponse(response.status, await readBody(response).catch(() => undefined));
+      throw errorForResponse(
+        response.status,
+        await readBody(response).catch(() => undefined),
+        this.#signer.auth,
+      );
     }
   }
 
@@ -154,6 +190,16 @@ export class ApiClient {
   toJSON(): { baseUrl: string } {
     return { baseUrl: this.baseUrl };
   }
+}
+
+/** The one stderr line for a wait: `Waiting 30 s: 5 exports of this token are already queued or running (…)…`. */
+export function retryWaitLine(wait: RetryWait): string {
+  const seconds = Math.max(1, Math.round(wait.waitMs / 1000));
+  const reason = oneLine(wait.problem.detail ?? wait.problem.title ?? `the API answered ${wait.status}`).replace(
+    /[.…]+$/,
+    '',
+  );
+  return `Waiting ${seconds} s: ${reason}…`;
 }
 
 /** JSON (including problem+json) bodies are parsed; anything else is returned as text. */

@@ -10,6 +10,8 @@ export interface ApiConfig {
   readonly apiUrl: string;
   readonly token: string | undefined;
   readonly auth: AuthMode;
+  /** AWS_REGION, else AWS_DEFAULT_REGION: what `--auth sigv4` signs for when the URL does not say. */
+  readonly awsRegion?: string;
 }
 
 export interface ApiFlags {
@@ -43,12 +45,15 @@ export function resolveApiConfig(
   }
   const auth = (nonEmpty(flags.auth) ?? nonEmpty(env.KEEPTRUSTS_AUTH) ?? 'bearer').toLowerCase();
   if (!(AUTH_MODES as readonly string[]).includes(auth)) {
-    throw new UsageError(`KEEPTRUSTS_AUTH must be one of ${AUTH_MODES.join(', ')} (got "${oneLine(auth)}")`);
+    const source = nonEmpty(flags.auth) ? '--auth' : 'KEEPTRUSTS_AUTH';
+    throw new UsageError(`${source} must be one of ${AUTH_MODES.join(', ')} (got "${oneLine(auth)}")`);
   }
+  const awsRegion = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
   return {
     apiUrl: url.href.replace(/\/+$/, ''),
     token: nonEmpty(flags.token) ?? nonEmpty(env.KEEPTRUSTS_API_TOKEN),
     auth: auth as AuthMode,
+    ...(awsRegion === undefined ? {} : { awsRegion }),
   };
 }
 

@@ -1,4 +1,5 @@
 import { ApiError, AuthError, oneLine, type ProblemDetails, type ProblemFieldError } from '../errors.ts';
+import type { AuthMode } from './config.ts';
 
 /** Reads an error body as RFC 9457 problem details, tolerating missing or odd fields. */
 export function parseProblem(body: unknown): ProblemDetails {
@@ -19,6 +20,9 @@ export function parseProblem(body: unknown): ProblemDetails {
     ...(typeof raw.status === 'number' && { status: raw.status }),
     ...(text(raw.detail) !== undefined && { detail: text(raw.detail) }),
     ...(errors.length > 0 && { errors }),
+    ...(typeof raw.retryAfter === 'number' &&
+      Number.isFinite(raw.retryAfter) &&
+      raw.retryAfter >= 0 && { retryAfter: Math.ceil(raw.retryAfter) }),
   };
 }
 
@@ -55,18 +59,32 @@ export function renderProblem(
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
 
-/** The CliError for a non-2xx answer: AuthError for 401/403, ApiError otherwise. */
-export function errorForResponse(status: number, body: unknown): ApiError | AuthError {
+/**
+ * The CliError for a non-2xx answer: AuthError for 401/403, ApiError otherwise. `auth` says what
+ * was refused, so the hint names what to check: the token, or the AWS credentials (an API
+ * Gateway's own IAM refusal is `{"message": ...}`, not a problem, so that message is read too).
+ */
+export function errorForResponse(status: number, body: unknown, auth: AuthMode = 'bearer'): ApiError | AuthError {
   const problem = parseProblem(body);
+  if ((status === 401 || status === 403) && auth === 'sigv4') {
+    const reason = sentence(problem.detail ?? problem.title ?? gatewayMessage(body) ?? 'The request was not allowed');
+    return new AuthError(
+      `the API refused the SigV4-signed request (${status}): ${reason} Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), the clock, and the IAM policy on execute-api:Invoke.`,
+      status,
+    );
+  }
   if (status === 401 || status === 403) {
     const reason = sentence(
       problem.detail ??
@@ -81,7 +99,17 @@ export function errorForResponse(status: number, body: unknown): ApiError | Auth
         : 'Use a token with the needed scope (check KEEPTRUSTS_API_TOKEN).';
     return new AuthError(`the API refused the token (${status}): ${reason} ${hint}`, status);
   }
+  if (status === 429 && problem.retryAfter !== undefined) {
+    // A limit (exports running at once, say): what it is, and when the same command may succeed.
+    const message = renderProblem(problem, status).replace(/[.…]+$/, '');
+    return new ApiError(`${message}; try again in ${problem.retryAfter} s`, status, problem);
+  }
   return new ApiError(renderProblem(problem, status), status, problem);
+}
+
+function gatewayMessage(body: unknown): string | undefined {
+  const message = (body as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' && message.trim() !== '' ? message.slice(0, MAX_MESSAGE) : undefined;
 }
 
 function sentence(text: string): string {

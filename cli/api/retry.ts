@@ -7,8 +7,10 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 5_000 };
 
-/** Longest Retry-After the client honours; longer asks fail instead of hanging. */
-const MAX_RETRY_AFTER_MS = 30_000;
+/** Longest Retry-After the client honours; longer asks fail at once, saying when to try again. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+/** The most one request waits as Retry-After headers ask, over all its attempts. */
+export const MAX_TOTAL_RETRY_AFTER_MS = 60_000;
 
 export function isRetryableStatus(status: number): boolean {
   return status === 429 || (status >= 500 && status !== 501 && status !== 505);
@@ -23,11 +25,14 @@ export function backoffDelay(retry: number, policy: RetryPolicy, random: () => n
   return Math.floor(random() * ceiling);
 }
 
-/** A Retry-After header (seconds or HTTP date) in milliseconds, if present and sane. */
+/**
+ * A Retry-After header (seconds or HTTP date) in milliseconds, if present and sane; the caller
+ * decides whether it is worth waiting (MAX_RETRY_AFTER_MS).
+ */
 export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   const seconds = Number(header);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
   if (!Number.isFinite(ms) || ms < 0) return undefined;
-  return Math.min(ms, MAX_RETRY_AFTER_MS);
+  return ms;
 }

@@ -1,7 +1,8 @@
-import { AuthError, UsageError } from '../errors.ts';
-import type { ApiConfig } from './config.ts';
+import { AuthError } from '../errors.ts';
+import type { ApiConfig, AuthMode } from './config.ts';
+import { SigV4Signer, signingRegionFor, standardCredentialChain } from './sigv4-signer.ts';
 
-// The seam where SigV4 (`--auth sigv4`) plugs in later.
+// How a request is authenticated: a Bearer API token, or SigV4 (`--auth sigv4`, sigv4-signer.ts).
 
 export interface SignableRequest {
   readonly method: string;
@@ -12,11 +13,14 @@ export interface SignableRequest {
 
 /** Adds authentication to a request; returns the headers to send with it. */
 export interface RequestSigner {
+  /** What it authenticates with, so a refusal's message names what to check. @default 'bearer' */
+  readonly auth?: AuthMode;
   sign(request: SignableRequest): Promise<Record<string, string>>;
 }
 
 /** `Authorization: Bearer <token>`. The token is held privately and never rendered. */
 export class BearerSigner implements RequestSigner {
+  readonly auth = 'bearer';
   readonly #token: string;
 
   constructor(token: string) {
@@ -35,10 +39,16 @@ export class BearerSigner implements RequestSigner {
 /** Tokens go into an HTTP header: visible ASCII only, which also keeps them out of fetch errors. */
 const TOKEN_SHAPE = /^[\x21-\x7e]+$/;
 
-/** The signer for a configuration; throws AuthError when no usable token is configured. */
+/**
+ * The signer for a configuration; throws AuthError when no usable token is configured. SigV4
+ * needs no token: its credentials come from the standard AWS chain when the first request is signed.
+ */
 export function createSigner(config: ApiConfig): RequestSigner {
   if (config.auth === 'sigv4') {
-    throw new UsageError('--auth sigv4 is not available in this version of kt yet; use an API token');
+    return new SigV4Signer({
+      credentials: standardCredentialChain(),
+      region: signingRegionFor(config.apiUrl, config.awsRegion),
+    });
   }
   if (config.token === undefined) {
     throw new AuthError('no API token: set KEEPTRUSTS_API_TOKEN (or pass --token)');

@@ -1,4 +1,4 @@
-import { MAX_BATCH_EVENTS } from '../../functions/core/events/decision-event.ts';
+import { MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from '../../functions/core/events/decision-event.ts';
 import { renderProblem } from '../api/problems.ts';
 import { backoffDelay } from '../api/retry.ts';
 import { ApiError, CommandFailedError } from '../errors.ts';
@@ -21,6 +21,8 @@ export interface PendingEvent {
 export interface UploadOptions {
   readonly format: EventFileFormat;
   readonly batchSize?: number;
+  /** The largest request body a batch may make (default MAX_BATCH_BYTES, the API's limit). */
+  readonly maxBatchBytes?: number;
   /** Batches in flight at once (default 2). */
   readonly concurrency?: number;
   /** How often events the API reports as failed (207) are sent again (default 3). */
@@ -61,6 +63,9 @@ export async function uploadEvents(
   options: UploadOptions,
 ): Promise<UploadResult> {
   const batchSize = options.batchSize ?? MAX_BATCH_EVENTS;
+  // `{"events":[` + `]}`, then each event as JSON and a comma: what the client will send.
+  const frameBytes = '{"events":[]}'.length;
+  const maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
   const concurrency = Math.max(1, options.concurrency ?? 2);
   const maxResends = options.maxResends ?? 3;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -120,13 +125,23 @@ export async function uploadEvents(
   };
 
   let batch: PendingEvent[] = [];
+  let batchBytes = frameBytes;
   try {
     for await (const event of events) {
       if (failure !== undefined) break;
+      // Cut by bytes too: many large events would make a body the API (and Lambda) refuses.
+      const bytes = Buffer.byteLength(JSON.stringify(event.value), 'utf8') + 1;
+      if (batch.length > 0 && batchBytes + bytes > maxBatchBytes) {
+        await launch(batch);
+        batch = [];
+        batchBytes = frameBytes;
+      }
       batch.push(event);
+      batchBytes += bytes;
       if (batch.length >= batchSize) {
         await launch(batch);
         batch = [];
+        batchBytes = frameBytes;
       }
     }
     if (batch.length > 0 && failure === undefined) await launch(batch);

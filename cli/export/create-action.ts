@@ -3,7 +3,9 @@ import { apiClientFor, type CliContext, type GlobalOptions } from '../context.ts
 import { CommandFailedError, oneLine, UsageError } from '../errors.ts';
 import { isHumanOutput, printJson, printLines, printSuccess } from '../output.ts';
 import { createProgress } from '../progress.ts';
-import { type CreateExportBody, exportsApi } from './exports-api.ts';
+import { exportRequestIssues } from '../../functions/core/export/export-request.ts';
+import { refuseIssues } from '../request-checks.ts';
+import { type CreateExportBody, EXPORT_FLAG_FOR_FIELD, exportsApi } from './exports-api.ts';
 import { deliveryFlags, filterFlag, idempotencyKeyFlag, rangeFlags, titleFlag } from './flags.ts';
 import type { ExportFormatChoice, ExportJobView } from './job-view.ts';
 import { createdLines, statusLines, wholePercent } from './render.ts';
@@ -96,7 +98,7 @@ function requestBody(flags: CreateFlags): CreateExportBody {
   if (flags.pageSize !== undefined && flags.format !== 'pdf') {
     throw new UsageError('--page-size applies to --format pdf only');
   }
-  return {
+  const body: CreateExportBody = {
     // As the user wrote them: the API echoes the range back and the output prints it as given.
     from: range.from,
     to: range.to,
@@ -108,6 +110,9 @@ function requestBody(flags: CreateFlags): CreateExportBody {
     }),
     ...(delivery !== undefined && { delivery }),
   };
+  // The API's own schema, without what only the deployment knows (its longest range, its buckets).
+  refuseIssues(exportRequestIssues(body), EXPORT_FLAG_FOR_FIELD);
+  return body;
 }
 
 async function followWithProgress(

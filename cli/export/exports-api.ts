@@ -37,11 +37,12 @@ export interface ExportsApi {
 }
 
 /** The API field → the `kt export create` flag that sets it. */
-const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
+export const EXPORT_FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   from: '--from',
   to: '--to',
   format: '--format',
   title: '--title',
+  pageSize: '--page-size',
   'filters.team': '--filter-team',
   'filters.policy': '--filter-policy',
   'delivery.s3Bucket': '--s3-bucket',
@@ -54,7 +55,7 @@ export function exportsApi(client: ApiClient): ExportsApi {
   return {
     async create(body, idempotencyKey) {
       // The key makes the client's retries of this POST safe: the API creates one job per key.
-      const response = await withFlagNames(FLAG_FOR_FIELD, client.post('/v1/exports', body, { idempotencyKey }));
+      const response = await withFlagNames(EXPORT_FLAG_FOR_FIELD, client.post('/v1/exports', body, { idempotencyKey }));
       return readJobView(response.body, response.status);
     },
     async get(id) {

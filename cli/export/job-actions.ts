@@ -1,4 +1,11 @@
+import {
+  DEFAULT_LIST_LIMIT,
+  exportListQuerySchema,
+  MAX_LIST_LIMIT,
+} from '../../functions/core/export/operations/read-exports.ts';
+import { checkQuery } from '../../functions/core/request-schema.ts';
 import { apiClientFor, type CliContext, type GlobalOptions } from '../context.ts';
+import { refuseIssues } from '../request-checks.ts';
 import { isHumanOutput, printJson, printLines, printSuccess } from '../output.ts';
 import { exportsApi } from './exports-api.ts';
 import { cursorFlag, exportIdFlag } from './flags.ts';
@@ -10,8 +17,7 @@ import { listLines, statusLines } from './render.ts';
  * wrong command line is a usage error (exit 2) even without a token.
  */
 
-export const DEFAULT_LIST_LIMIT = 20;
-export const MAX_LIST_LIMIT = 100;
+export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT };
 
 export async function showExportStatus(
   context: CliContext,
@@ -30,6 +36,8 @@ export async function listExports(
   flags: { readonly limit: number; readonly cursor?: string },
 ): Promise<void> {
   const cursor = cursorFlag(flags.cursor);
+  const checked = checkQuery(exportListQuerySchema, { limit: String(flags.limit), cursor });
+  if (!checked.ok) refuseIssues(checked.issues, { limit: '--limit', cursor: '--cursor' });
   const page = await exportsApi(apiClientFor(context, globals)).list({
     limit: flags.limit,
     ...(cursor !== undefined && { cursor }),

@@ -1,9 +1,17 @@
+import { checkRequest } from '../../functions/core/request-schema.ts';
+import {
+  SCHEDULE_NAME_RULE,
+  scheduleNameSchema,
+  scheduleRequestIssues,
+  scheduleRunRequestSchema,
+} from '../../functions/core/schedules/schedule.ts';
 import { apiClientFor, type CliContext, type GlobalOptions } from '../context.ts';
+import { refuseIssues } from '../request-checks.ts';
 import { oneLine, UsageError } from '../errors.ts';
 import { formatColumns, formatFields, isHumanOutput, printJson, printLines, printSuccess } from '../output.ts';
 import { filterFlag, titleFlag } from './flags.ts';
 import { createdLines, toSecond } from './render.ts';
-import { type CreateScheduleBody, type ScheduleView, schedulesApi } from './schedules-api.ts';
+import { type CreateScheduleBody, SCHEDULE_FLAG_FOR_FIELD, type ScheduleView, schedulesApi } from './schedules-api.ts';
 
 /**
  * `kt export schedule ...`: recurring exports. Flags are checked before any request (usage
@@ -93,7 +101,7 @@ export function scheduleBody(flags: ScheduleFlags): CreateScheduleBody {
   const team = filterFlag('team', flags.filterTeam, flags.team);
   const policy = filterFlag('policy', flags.filterPolicy, flags.policy);
   const title = titleFlag(flags.title);
-  return {
+  const body: CreateScheduleBody = {
     name,
     cron: flags.cron ?? interval!.cron,
     window,
@@ -111,6 +119,10 @@ export function scheduleBody(flags: ScheduleFlags): CreateScheduleBody {
       },
     }),
   };
+  // The API's own schema, without what only the deployment knows (how often a schedule may fire,
+  // its longest window, its buckets).
+  refuseIssues(scheduleRequestIssues(body, new Date()), SCHEDULE_FLAG_FOR_FIELD);
+  return body;
 }
 
 /** `kt export schedule list`. */
@@ -199,12 +211,13 @@ export async function runSchedule(
   flags: { readonly name: string; readonly at?: string },
 ): Promise<void> {
   const name = nameFlag(flags.name);
-  if (flags.at !== undefined && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.0+)?Z$/.test(flags.at.trim())) {
-    throw new UsageError(
-      `--at must be a whole-second ISO 8601 UTC time such as 2026-04-20T02:00:00Z (got "${oneLine(flags.at)}")`,
-    );
+  const at = flags.at?.trim();
+  // The API's rule for `at`, but for "not in the future": the API's clock says what now is.
+  const issue = checkRequest(scheduleRunRequestSchema(), at === undefined ? {} : { at });
+  if (!issue.ok) {
+    throw new UsageError(`--at ${issue.issues[0]?.rule ?? 'is invalid'} (got "${oneLine(flags.at ?? '')}")`);
   }
-  const { job, created } = await schedulesApi(apiClientFor(context, globals)).run(name, flags.at?.trim());
+  const { job, created } = await schedulesApi(apiClientFor(context, globals)).run(name, at);
   if (!isHumanOutput(globals.outputFormat)) {
     printJson(context.io, job);
     return;
@@ -244,8 +257,8 @@ function scheduleLines(view: ScheduleView): string[] {
 
 function nameFlag(value: string): string {
   const name = value.trim();
-  if (!/^[0-9A-Za-z_.-]{1,64}$/.test(name)) {
-    throw new UsageError(`--name must be 1 to 64 letters, digits, _ . or - (got "${oneLine(value)}")`);
+  if (!scheduleNameSchema.safeParse(name).success) {
+    throw new UsageError(`--name ${SCHEDULE_NAME_RULE} (got "${oneLine(value)}")`);
   }
   return name;
 }

@@ -52,7 +52,8 @@ export interface SchedulesApi {
   run(name: string, at?: string): Promise<{ readonly job: ExportJobView; readonly created: boolean }>;
 }
 
-const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
+/** The API field → the `kt export schedule` flag that sets it. */
+export const SCHEDULE_FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   name: '--name',
   cron: '--cron',
   window: '--window',
@@ -71,7 +72,7 @@ export function schedulesApi(client: ApiClient): SchedulesApi {
   const path = (name: string) => `/v1/export-schedules/${encodeURIComponent(name)}`;
   return {
     async create(body) {
-      const response = await withFlagNames(FLAG_FOR_FIELD, client.post('/v1/export-schedules', body));
+      const response = await withFlagNames(SCHEDULE_FLAG_FOR_FIELD, client.post('/v1/export-schedules', body));
       return readScheduleView(response.body, response.status);
     },
     async list() {
@@ -102,7 +103,7 @@ export function schedulesApi(client: ApiClient): SchedulesApi {
     async run(name, at) {
       // One job per (schedule, scheduled time): with --at a retried POST finds the same job. Without
       // it the server reads its own clock, and a retry a second later would be another run.
-      const response = await withFlagNames(FLAG_FOR_FIELD, 
+      const response = await withFlagNames(SCHEDULE_FLAG_FOR_FIELD, 
         naming404(
           name,
           client.post(`${path(name)}/run`, at === undefined ? {} : { at }, { idempotent: at !== undefined }),

@@ -11,7 +11,9 @@ import {
   printLines,
   printSuccess,
 } from '../output.ts';
+import { TOKEN_ID } from '../../functions/core/auth/token-operations.ts';
 import { tokenRequestIssues } from '../../functions/core/auth/token-request.ts';
+import { refuseIssues } from '../request-checks.ts';
 
 /**
  * `kt token create | list | revoke`: API tokens (POST/GET /v1/tokens, DELETE /v1/tokens/{id}).
@@ -38,7 +40,6 @@ export interface TokenView {
   readonly status: string;
 }
 
-const TOKEN_ID = /^tok_[0-9a-f]{12}$/;
 const SECRET = /^kt_[A-Za-z0-9_-]{43}$/;
 /** The API's body fields, in the words the user typed. */
 const FLAG_FOR: Readonly<Record<string, string>> = {
@@ -60,11 +61,7 @@ export function tokenRequestFor(flags: CreateTokenFlags): Record<string, unknown
     ...(flags.team === undefined ? {} : { team: flags.team }),
     ...(flags.expires === undefined ? {} : { expiresIn: flags.expires.trim() }),
   };
-  const issue = tokenRequestIssues(body)[0];
-  if (issue !== undefined) {
-    const flag = FLAG_FOR[issue.field.split('.')[0] ?? ''] ?? issue.field;
-    throw new UsageError(`${flag} ${issue.rule}`);
-  }
+  refuseIssues(tokenRequestIssues(body), FLAG_FOR);
   return body;
 }
 

@@ -11,6 +11,7 @@ import type { ExportOperationDeps } from '../core/export/operations/operation-de
 import type { ScheduleOperationDeps } from '../core/schedules/schedule-operations.ts';
 import type { ExportWorkflowDeps } from '../core/export/workflow/workflow-deps.ts';
 import { newExportId } from '../core/export/export-id.ts';
+import { DEFAULT_MAX_RUNNING_EXPORTS, type RunningExportLimit } from '../core/export/export-limits.ts';
 import type {
   ArtifactStore,
   AuditLog,
@@ -20,6 +21,7 @@ import type {
   ExportJobStore,
   PublicKeyDirectory,
   TokenStore,
+  RunningExportSlots,
   ScheduleStore,
   ScheduleTrigger,
   WorkflowStarter,
@@ -28,6 +30,7 @@ import { type AwsClients, createAwsClients, createS3Client } from './aws-clients
 import { DynamoAuditLog } from './dynamodb/audit-log.ts';
 import { DynamoEventStore } from './dynamodb/event-store.ts';
 import { DynamoJobStore } from './dynamodb/job-store.ts';
+import { DynamoRunningExportSlots } from './dynamodb/running-export-slots.ts';
 import { DynamoScheduleStore } from './dynamodb/schedule-store.ts';
 import { DynamoTokenStore } from './dynamodb/token-store.ts';
 import { type EvidenceSigning, kmsSigning } from './kms/kms-signing.ts';
@@ -63,6 +66,8 @@ export interface Adapters {
   readonly scheduleStore: ScheduleStore;
   /** What fires schedules: EventBridge Scheduler, or croner on the local stack. */
   readonly scheduleTrigger: ScheduleTrigger;
+  /** Each principal's running-export slots, in the control table. */
+  readonly runningExportSlots: RunningExportSlots;
 }
 
 export interface AdapterOverrides {
@@ -111,6 +116,15 @@ export function createAdapters(config: RuntimeConfig, overrides: AdapterOverride
     deliveryStore: new S3DeliveryStore(clients.s3, config.artifactBucket, s3ClientsByRegion(config, clients)),
     scheduleStore: new DynamoScheduleStore(clients.documents, config.controlTable),
     scheduleTrigger: overrides.scheduleTrigger ?? eventBridgeTrigger(config),
+    runningExportSlots: new DynamoRunningExportSlots(clients.documents, config.controlTable),
+  };
+}
+
+/** The limit on exports one principal may have queued or running, from a set of adapters. */
+function runningExportLimit(from: Adapters): RunningExportLimit {
+  return {
+    slots: from.runningExportSlots,
+    max: from.config.limits?.maxRunningExportsPerPrincipal ?? DEFAULT_MAX_RUNNING_EXPORTS,
   };
 }
 
@@ -179,6 +193,8 @@ export function workflowDeps(from: Adapters = adapters()): ExportWorkflowDeps {
     now: () => new Date(),
     delivery: from.deliveryStore,
     deliveryBuckets: from.config.deliveryBuckets ?? [],
+    runningExportSlots: from.runningExportSlots,
+    ...(from.config.limits?.maxExportRecords === undefined ? {} : { maxExportRecords: from.config.limits.maxExportRecords }),
   };
 }
 
@@ -208,6 +224,8 @@ export function exportOperationDeps(from: Adapters = adapters()): ExportOperatio
     newId: newExportId,
     ...(from.config.artifactRetention === undefined ? {} : { retention: from.config.artifactRetention }),
     deliveryBuckets: from.config.deliveryBuckets ?? [],
+    runningExports: runningExportLimit(from),
+    ...(from.config.maxRangeDays === undefined ? {} : { maxRangeDays: from.config.maxRangeDays }),
   };
 }
 
@@ -224,6 +242,8 @@ export function scheduleOperationDeps(from: Adapters = adapters()): ScheduleOper
     ...(settings?.maxSchedules === undefined ? {} : { maxSchedules: settings.maxSchedules }),
     ...(settings?.minIntervalMinutes === undefined ? {} : { minIntervalMinutes: settings.minIntervalMinutes }),
     deliveryBuckets: from.config.deliveryBuckets ?? [],
+    runningExports: runningExportLimit(from),
+    ...(from.config.maxRangeDays === undefined ? {} : { maxRangeDays: from.config.maxRangeDays }),
   };
 }
 

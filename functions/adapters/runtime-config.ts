@@ -12,6 +12,23 @@ export const ARTIFACT_RETENTION_VARIABLES = {
 } as const;
 
 /**
+ * The Lambda environment variables that carry the limits against runaway cost
+ * (functions/core/export/export-limits.ts): the API Lambda has the first, ExportPage the second.
+ */
+export const EXPORT_LIMIT_VARIABLES = {
+  maxRunningExportsPerPrincipal: 'MAX_RUNNING_EXPORTS_PER_PRINCIPAL',
+  maxExportRecords: 'MAX_EXPORT_RECORDS',
+} as const;
+
+/** The deployment's limits against runaway cost; each absent one is its default. */
+export interface ExportLimits {
+  /** Exports one principal may have queued or running at once. @default DEFAULT_MAX_RUNNING_EXPORTS (5) */
+  readonly maxRunningExportsPerPrincipal?: number;
+  /** Records one export may hold. @default DEFAULT_MAX_EXPORT_RECORDS (10,000,000) */
+  readonly maxExportRecords?: number;
+}
+
+/**
  * Where the adapters find their resources. On AWS every value comes from the Lambda's
  * environment (set by the CDK stack); the local stack passes endpoints of its embedded servers.
  */
@@ -61,6 +78,17 @@ export interface RuntimeConfig {
    * @default - no target (creating a schedule fails) and the default limits
    */
   readonly schedules?: ScheduleSettings;
+  /**
+   * Limits against runaway cost (`MAX_RUNNING_EXPORTS_PER_PRINCIPAL`, `MAX_EXPORT_RECORDS`).
+   * @default - the defaults of each
+   */
+  readonly limits?: ExportLimits;
+  /**
+   * The longest time range one export (and one schedule's window) may cover, in days
+   * (`MAX_RANGE_DAYS`, 1 to MAX_RANGE_DAYS_SETTING).
+   * @default DEFAULT_MAX_RANGE_DAYS (366)
+   */
+  readonly maxRangeDays?: number;
   /** Local stack only: endpoints of the embedded DynamoDB and S3 servers. */
   readonly endpoints?: { readonly dynamodb: string; readonly s3: string };
 }
@@ -102,7 +130,42 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Runt
     ...(artifactRetention === undefined ? {} : { artifactRetention }),
     ...deliveryBucketsOf(env),
     ...schedulesOf(env),
+    ...limitsOf(env),
+    ...maxRangeDaysOf(env),
   };
+}
+
+function limitsOf(env: NodeJS.ProcessEnv): { limits?: ExportLimits } {
+  const v = EXPORT_LIMIT_VARIABLES;
+  const running = env[v.maxRunningExportsPerPrincipal];
+  const records = env[v.maxExportRecords];
+  const limits: ExportLimits = {
+    ...(running ? { maxRunningExportsPerPrincipal: limitValue(v.maxRunningExportsPerPrincipal, running) } : {}),
+    ...(records ? { maxExportRecords: limitValue(v.maxExportRecords, records) } : {}),
+  };
+  return Object.keys(limits).length === 0 ? {} : { limits };
+}
+
+/** The environment that gives a Lambda `limits` (only those set); a bad value throws, naming it. */
+export function exportLimitsEnvironment(limits: {
+  readonly [name in keyof ExportLimits]?: number | undefined;
+}): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const name of Object.keys(EXPORT_LIMIT_VARIABLES) as (keyof ExportLimits)[]) {
+    const value = limits[name];
+    if (value !== undefined) environment[EXPORT_LIMIT_VARIABLES[name]] = String(limitValue(name, value));
+  }
+  return environment;
+}
+
+/** A limit: a whole number of 1 or more (`name` says which, in the error). */
+export function limitValue(name: string, raw: string | number): number {
+  const text = String(raw).trim();
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`${name} must be a whole number of 1 or more, not "${raw}"`);
+  }
+  return value;
 }
 
 function deliveryBucketsOf(env: NodeJS.ProcessEnv): { deliveryBuckets?: readonly DeliveryBucket[] } {
@@ -129,6 +192,26 @@ export function artifactRetentionEnvironment(
     [ARTIFACT_RETENTION_VARIABLES.mode]: retention.mode,
     [ARTIFACT_RETENTION_VARIABLES.days]: String(retention.days),
   };
+}
+
+function maxRangeDaysOf(env: NodeJS.ProcessEnv): { maxRangeDays?: number } {
+  const raw = env[MAX_RANGE_DAYS_VARIABLE];
+  return raw ? { maxRangeDays: maxRangeDaysFrom(raw, MAX_RANGE_DAYS_VARIABLE) } : {};
+}
+
+/** The Lambda environment variable that carries the longest export range, in days. */
+export const MAX_RANGE_DAYS_VARIABLE = 'MAX_RANGE_DAYS';
+/** The largest `maxRangeDays` a deployment may set: ten years. */
+export const MAX_RANGE_DAYS_SETTING = 3660;
+
+/** A `maxRangeDays` setting: a whole number of days from 1 to MAX_RANGE_DAYS_SETTING (`name` says where from). */
+export function maxRangeDaysFrom(raw: string | number, name: string): number {
+  const text = String(raw).trim();
+  const days = Number(text);
+  if (!/^\d{1,5}$/.test(text) || days < 1 || days > MAX_RANGE_DAYS_SETTING) {
+    throw new Error(`${name} must be a whole number of days from 1 to ${MAX_RANGE_DAYS_SETTING}, not "${raw}"`);
+  }
+  return days;
 }
 
 function checkpointEvery(raw: string): number {

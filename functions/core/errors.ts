@@ -8,7 +8,9 @@ export type ErrorCode =
   | 'unauthenticated'
   | 'forbidden'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
+  | 'timeout'
   | 'too_large'
   | 'headers_too_large'
   | 'rate_limited'
@@ -63,6 +65,24 @@ export class NotFoundError extends AppError {
   ) {
     super(`${resource} ${id} was not found`, options);
   }
+}
+
+/** The path names a route, but not for this method; `allowed` lists the methods it takes. */
+export class MethodNotAllowedError extends AppError {
+  readonly code = 'method_not_allowed';
+
+  constructor(
+    message: string,
+    readonly allowed: readonly string[],
+    options?: { readonly cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The request did not arrive whole in time (its headers or body stalled); nothing was read. */
+export class RequestTimeoutError extends AppError {
+  readonly code = 'timeout';
 }
 
 /** The request conflicts with the current state (e.g. the same idempotency key with another body). */

@@ -130,6 +130,34 @@ export interface ExportJobStore {
    * that case (and writes nothing).
    */
   claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyClaim | undefined>;
+  /** The claim of `key` in `scope`, if one was recorded; reads only. */
+  findIdempotencyKey(scope: string, key: string): Promise<IdempotencyClaim | undefined>;
+}
+
+/** One of a principal's running-export slots, held by one export (functions/core/export/export-limits.ts). */
+export interface RunningExportSlot {
+  /** 0 to the limit minus 1. */
+  readonly index: number;
+  readonly exportId: string;
+  /** When the export claimed it (ISO 8601 UTC). */
+  readonly claimedAt: string;
+}
+
+/**
+ * A fixed number of slots per principal, each held by at most one export: the limit on exports
+ * queued or running at once. Claims are conditional single-item writes, so concurrent creates can
+ * never hold more slots than there are.
+ */
+export interface RunningExportSlots {
+  /** The principal's taken slots, read consistently. */
+  takenSlots(owner: string): Promise<readonly RunningExportSlot[]>;
+  /**
+   * Takes `slot.index` for `slot.exportId` if it is free, or still held by `replacing` (a holder
+   * found finished); false when another export holds it.
+   */
+  claimSlot(owner: string, slot: RunningExportSlot, replacing?: string): Promise<boolean>;
+  /** Frees the slot `exportId` holds, if it holds one. */
+  releaseSlot(owner: string, exportId: string): Promise<void>;
 }
 
 /** Starts the export workflow for a job (a Step Functions execution named after the export id). */

@@ -2,7 +2,9 @@ import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { adapters } from '../adapters/composition-root.ts';
+import { bodyLimit } from './http/body-limit.ts';
 import { problemErrors } from './http/problem-errors.ts';
+import { noRoute, routeTable } from './http/routing.ts';
 import { tokenRecheck } from './http/token-recheck.ts';
 import { getAudit, getAuditCheckpoint } from './routes/audit.ts';
 import { postEvents } from './routes/events.ts';
@@ -55,8 +57,20 @@ export const ROUTES: readonly Route<APIGatewayProxyEventV2, APIGatewayProxyResul
   { method: 'DELETE', path: '/v1/tokens/{id}', handler: deleteTokenById },
 ];
 
-/** The API Lambda: the token looked up again (token-recheck.ts), then one router over ROUTES. */
+const TABLE = routeTable(ROUTES);
+
+/**
+ * The API Lambda: the body held to its route's limit (body-limit.ts), the token looked up again
+ * (token-recheck.ts), then one router over ROUTES, which answers 405 (with Allow) for a route's
+ * path with another method and 404 for any other path. Every refusal is problem+json.
+ */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
   .use(problemErrors())
+  .use(bodyLimit(TABLE))
   .use(tokenRecheck(() => adapters().tokenStore))
-  .handler(httpRouterHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>([...ROUTES]));
+  .handler(
+    httpRouterHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>({
+      routes: [...ROUTES],
+      notFoundResponse: noRoute(TABLE),
+    }),
+  );

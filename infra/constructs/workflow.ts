@@ -1,5 +1,6 @@
 import { type CfnElement, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -9,8 +10,9 @@ import {
   MAX_DETAIL_ROWS_VARIABLE,
   reportFontPaths,
 } from '../../functions/adapters/fonts/report-font-files.ts';
+import { exportLimitsEnvironment } from '../../functions/adapters/runtime-config.ts';
 import { type HandlerName, type ProjectPaths, projectPaths } from '../paths.ts';
-import type { IExportData } from './data.ts';
+import type { ControlItemAction, IExportData } from './data.ts';
 import { ExportFunction } from './function.ts';
 import type { IEvidenceSigningKey } from './signing.ts';
 import {
@@ -59,11 +61,22 @@ export interface ExportWorkflowProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * The KMS key that encrypts the state machine's log group and the step functions' log groups.
+   * @default - none: CloudWatch Logs' own encryption at rest
+   */
+  readonly logEncryptionKey?: kms.IKey;
+  /**
    * The most event rows a PDF report's table shows (`PDF_MAX_DETAIL_ROWS`); the summaries and
    * the companion CSV always cover every event.
    * @default 100,000
    */
   readonly pdfMaxDetailRows?: number;
+  /**
+   * The most records one export may hold (`MAX_EXPORT_RECORDS`, ExportPage's): an export with
+   * more fails, naming the limit, before its artifact is published.
+   * @default DEFAULT_MAX_EXPORT_RECORDS (10,000,000)
+   */
+  readonly maxExportRecords?: number;
 }
 
 interface StepSettings {
@@ -79,13 +92,20 @@ interface StepSettings {
   readonly drawsReports?: true;
 }
 
+/** Read an item and write it whole (every store writes with conditional PutItem). */
+const ITEM_READ_WRITE: readonly ControlItemAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem'];
+/** Free a running-export slot: Query the creator's slots, conditionally DeleteItem its own. */
+const RELEASE_SLOT: readonly ControlItemAction[] = ['dynamodb:Query', 'dynamodb:DeleteItem'];
+
 const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
   prepare: {
     handler: 'workflow/prepare',
     description: 'Keeptrusts Export: workflow step Prepare',
     grant: (data, fn) => {
-      data.grantControlReadWrite(fn);
-      data.grantArtifactsWrite(fn);
+      // It reads and saves the job (with its upload's checkpoint), starts the upload and aborts a
+      // previous attempt's.
+      data.grantControlItems(fn, ITEM_READ_WRITE, ['jobs']);
+      data.grantExportObjects(fn, ['s3:PutObject', 's3:AbortMultipartUpload']);
     },
   },
   exportPage: {
@@ -96,8 +116,9 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     nodeOptions: EXPORT_PAGE_NODE_OPTIONS,
     grant: (data, fn) => {
       data.grantEventsRead(fn);
-      data.grantControlReadWrite(fn);
-      data.grantArtifactsWrite(fn);
+      // It saves its cursor in the job after every page, and uploads parts (UploadPart is PutObject).
+      data.grantControlItems(fn, ITEM_READ_WRITE, ['jobs']);
+      data.grantExportObjects(fn, ['s3:PutObject']);
     },
   },
   renderReport: {
@@ -109,9 +130,9 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     grant: (data, fn) => {
       // It reads the events again for the report's table.
       data.grantEventsRead(fn);
-      data.grantControlReadWrite(fn);
+      data.grantControlItems(fn, ITEM_READ_WRITE, ['jobs']);
       // It uploads the report's parts (Finalize completes the upload) and aborts a failed attempt's.
-      data.grantArtifactsWrite(fn);
+      data.grantExportObjects(fn, ['s3:PutObject', 's3:AbortMultipartUpload']);
     },
   },
   finalize: {
@@ -122,11 +143,15 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     grant: (data, fn) => {
       // The completeness check counts the matching events with a query of its own.
       data.grantEventsRead(fn);
-      data.grantControlReadWrite(fn);
-      data.grantArtifactsWrite(fn);
-      // It checks the completed object's size against the uploaded bytes (HeadObject, which needs
-      // GetObject; ListBucket makes a missing object a 404, which it handles, instead of a 403).
-      data.grantArtifactsRead(fn);
+      data.grantControlItems(fn, ITEM_READ_WRITE, ['jobs']);
+      // The manifest names the audit head it follows (read only: Finalize appends nothing).
+      data.grantControlItems(fn, ['dynamodb:GetItem'], ['auditTrail']);
+      // The completed export frees its creator's running-export slot (read the slots, delete its own).
+      data.grantControlItems(fn, RELEASE_SLOT, ['runningExports']);
+      // It completes the upload and writes the manifest (PutObject), and checks the completed
+      // object's size against the uploaded bytes (HeadObject, which needs GetObject; ListBucket
+      // makes a missing object a 404, which it handles, instead of a 403).
+      data.grantExportObjects(fn, ['s3:PutObject', 's3:GetObject']);
     },
   },
   deliver: {
@@ -137,9 +162,12 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     // It appends export.delivered or export.delivery_failed, which may write a signed checkpoint.
     signsEvidence: true,
     grant: (data, fn) => {
-      data.grantControlReadWrite(fn);
+      // It records the delivery's outcome in the job, and appends it to the audit trail once per
+      // attempt (it looks for the export's earlier entries on gsi1 first).
+      data.grantControlItems(fn, ITEM_READ_WRITE, ['jobs', 'auditTrail']);
+      data.grantControlIndexQuery(fn);
       // It streams the artifact and its manifest out of the artifact bucket (GetObject, decrypt).
-      data.grantArtifactsRead(fn);
+      data.grantExportObjects(fn, ['s3:GetObject']);
       data.grantAuditCheckpointsWrite(fn);
       // And writes them only to the allow-listed buckets, while their listed accounts own them.
       data.grantDeliveryWrite(fn);
@@ -151,7 +179,10 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     // Appending to the audit trail may write a signed checkpoint.
     signsEvidence: true,
     grant: (data, fn) => {
-      data.grantControlReadWrite(fn);
+      // It reads the job, looks for the export's earlier entries on gsi1 and appends export.completed.
+      data.grantControlItems(fn, ['dynamodb:GetItem'], ['jobs']);
+      data.grantControlItems(fn, ITEM_READ_WRITE, ['auditTrail']);
+      data.grantControlIndexQuery(fn);
       data.grantAuditCheckpointsWrite(fn);
     },
   },
@@ -161,9 +192,13 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     // It appends export.failed to the audit trail, which may write a signed checkpoint.
     signsEvidence: true,
     grant: (data, fn) => {
-      data.grantControlReadWrite(fn);
-      // Aborting the open multipart upload is part of the write grant.
-      data.grantArtifactsWrite(fn);
+      // It marks the job failed, appends export.failed to the audit trail and frees the creator's
+      // running-export slot.
+      data.grantControlItems(fn, ITEM_READ_WRITE, ['jobs', 'auditTrail']);
+      data.grantControlItems(fn, RELEASE_SLOT, ['runningExports']);
+      // It aborts the open multipart uploads (the artifact's and a report's); it writes no objects.
+      data.grantExportObjects(fn, ['s3:AbortMultipartUpload']);
+      data.grantAuditCheckpointsWrite(fn);
     },
   },
 };
@@ -205,9 +240,11 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
           ...(settings.drawsReports && props.pdfMaxDetailRows !== undefined
             ? { [MAX_DETAIL_ROWS_VARIABLE]: String(props.pdfMaxDetailRows) }
             : {}),
+          ...(step === 'exportPage' ? exportLimitsEnvironment({ maxExportRecords: props.maxExportRecords }) : {}),
         },
         timeout: WORKFLOW_FUNCTION_TIMEOUTS[step],
         logRetention,
+        ...(props.logEncryptionKey === undefined ? {} : { logEncryptionKey: props.logEncryptionKey }),
         ...(settings.memorySize === undefined ? {} : { memorySize: settings.memorySize }),
         ...(settings.nodeOptions === undefined ? {} : { nodeOptions: settings.nodeOptions }),
         ...(settings.drawsReports
@@ -221,12 +258,28 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
       });
       settings.grant(data, fn);
       if (settings.signsEvidence) props.signingKey.grantSign(fn);
+      Validations.of(fn.function).acknowledge({
+        id: 'HIPAA.Security-LambdaDLQ',
+        reason:
+          'The state machine invokes this step synchronously; its Retry and Catch handle every failure ' +
+          '(a failed export ends in MarkFailed and the execution history keeps the error), and a ' +
+          'dead-letter queue receives only failed asynchronous invocations, so it would stay empty.',
+      });
+      Validations.of(fn.function).acknowledge({
+        id: 'HIPAA.Security-LambdaConcurrency',
+        reason:
+          'Each running export invokes one step at a time, so concurrency follows the exports running ' +
+          '(limited per principal), and a throttled invoke is retried (Lambda.TooManyRequestsException); ' +
+          "reserved concurrency would carve capacity out of the account's shared pool, and a deployment " +
+          'fails outright in an account whose quota leaves less than the minimum unreserved (new accounts).',
+      });
       return fn;
     });
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: logRetention,
       removalPolicy: RemovalPolicy.RETAIN,
+      ...(props.logEncryptionKey === undefined ? {} : { encryptionKey: props.logEncryptionKey }),
     });
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -246,6 +299,13 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
     });
 
     const role = this.stateMachine.role;
+    Validations.of(role).acknowledge({
+      id: 'HIPAA.Security-IAMNoInlinePolicy',
+      reason:
+        "CDK generates the state machine role's policy from the definition (invoke exactly these step " +
+        'functions, deliver logs, trace) and attaches it to this role only; a customer managed policy ' +
+        'would be the same statements under a second name.',
+    });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

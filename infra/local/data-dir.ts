@@ -23,6 +23,8 @@ export interface DataDir {
   readonly dynamodbPath: string;
   readonly s3Path: string;
   readonly tokenFile: string;
+  /** The local SigV4 credential pair (owner-only; the secret in plain text, as HMAC needs it). */
+  readonly awsCredentialsFile: string;
   /** The evidence signing key (private, owner-only) and every public key that has signed. */
   readonly signingKeyFile: string;
   readonly publicKeysDir: string;
@@ -67,6 +69,7 @@ export async function openDataDir(root: string): Promise<DataDir> {
     dynamodbPath: path.join(root, 'dynamodb'),
     s3Path: path.join(root, 's3'),
     tokenFile: path.join(root, 'admin-token'),
+    awsCredentialsFile: path.join(root, 'aws-credentials'),
     signingKeyFile: path.join(root, 'signing-key.pem'),
     publicKeysDir: path.join(root, 'keys'),
     isNew,

@@ -8,13 +8,11 @@ import type {
 } from 'aws-lambda';
 import type { AuthorizerContext } from '../../functions/handlers/http/principal.ts';
 import { problemFor, problemResponse } from '../../functions/handlers/http/problem.ts';
-import {
-  PayloadTooLargeError,
-  readBody,
-  toApiGatewayEvent,
-  writeResult,
-} from './api-gateway-event.ts';
+import { AuthenticationError, ForbiddenError } from '../../functions/core/errors.ts';
+import { readBody, toApiGatewayEvent, writeResult } from './api-gateway-event.ts';
+import { answerClientErrors, MAX_HEADER_BYTES } from './client-errors.ts';
 import { lambdaContext } from './lambda-context.ts';
+import { isSigV4, type SigV4Verifier } from './sigv4-verifier.ts';
 
 /** API Gateway HTTP APIs give an integration at most 30 seconds. */
 const API_TIMEOUT_MS = 29_000;
@@ -29,6 +27,8 @@ export interface HttpFrontProps {
   readonly authorizer: AuthorizerHandler;
   /** Called after every request with a one-line summary. */
   readonly onRequest?: (line: string) => void;
+  /** Checks SigV4-signed requests, as the IAM API's AWS_IAM routes do on AWS. */
+  readonly sigv4?: SigV4Verifier;
 }
 
 /**
@@ -37,7 +37,7 @@ export interface HttpFrontProps {
  * API Lambda's handler with the authorizer's context.
  */
 export function createHttpFront(props: HttpFrontProps): Server {
-  return createServer((request, response) => {
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     handle(props, request, response)
       .catch((error: unknown) => {
@@ -48,7 +48,14 @@ export function createHttpFront(props: HttpFrontProps): Server {
         const ms = Math.round(performance.now() - started);
         props.onRequest?.(`${request.method} ${request.url} ${response.statusCode} ${ms}ms`);
       });
-  });
+  };
+  // A missing Host is the API's to judge, not a bare 400 from Node.
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false }, onRequest);
+  // An Expect header other than 100-continue is served like any request, not a bare 417.
+  server.on('checkExpectation', onRequest);
+  // Oversized headers, malformed requests and stalled ones: problem+json from the socket.
+  answerClientErrors(server);
+  return server;
 }
 
 async function handle(
@@ -56,22 +63,31 @@ async function handle(
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
-  let body: Buffer;
-  try {
-    body = await readBody(request);
-  } catch (error) {
-    if (!(error instanceof PayloadTooLargeError)) throw error;
-    response
-      .writeHead(413, { 'content-type': 'application/json' })
-      .end('{"message":"Request Entity Too Large"}');
-    return;
-  }
+  // Past the gateway's limit: a problem+json 413 (the caller's catch writes it).
+  const body = await readBody(request);
   const event = toApiGatewayEvent(request, body);
   const authorization = event.headers.authorization;
-  if (authorization === undefined || authorization === '') {
-    // The gateway answers a missing identity source itself, before any authorizer runs.
-    response.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Unauthorized"}');
+  if (props.sigv4 !== undefined && isSigV4(authorization)) {
+    // The IAM API's way in: the signature is the authorisation (a refusal throws a 403 problem),
+    // the API gets the caller as `authorizer.iam`, and no token authorizer runs.
+    const iam = await props.sigv4.verify({
+      method: event.requestContext.http.method,
+      target: request.url ?? '/',
+      headers: event.headers,
+      body,
+    });
+    const signed = {
+      ...event,
+      requestContext: { ...event.requestContext, authorizer: { iam } },
+    } as APIGatewayProxyEventV2;
+    const context = lambdaContext('api', API_TIMEOUT_MS, { requestId: event.requestContext.requestId });
+    writeResult(response, await props.api(signed, context));
     return;
+  }
+  if (authorization === undefined || authorization === '') {
+    // The gateway answers a missing identity source itself, before any authorizer runs (on AWS
+    // with its own `{"message":"Unauthorized"}` body; here as problem+json like every refusal).
+    throw new AuthenticationError('The request carries no API token: send Authorization: Bearer <token>.');
   }
   const decision = await props.authorizer({
     version: '2.0',
@@ -84,10 +100,7 @@ async function handle(
     headers: event.headers,
     requestContext: event.requestContext,
   } as APIGatewayRequestAuthorizerEventV2);
-  if (!decision.isAuthorized) {
-    response.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Forbidden"}');
-    return;
-  }
+  if (!decision.isAuthorized) throw new ForbiddenError('The authorizer refused the request.');
   const authorized = {
     ...event,
     requestContext: { ...event.requestContext, authorizer: { lambda: decision.context } },

@@ -15,21 +15,7 @@ export function listenOnLoopback(
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      if (error.code === 'EADDRINUSE') {
-        reject(
-          new LocalStackError(`port ${port} for ${what} is already in use; set ${variable} to another port`),
-        );
-      } else if (error.code === 'EACCES') {
-        reject(
-          new LocalStackError(
-            `not allowed to listen on port ${port} for ${what}; set ${variable} to a port above 1023`,
-          ),
-        );
-      } else {
-        reject(
-          new LocalStackError(`${what} could not listen on port ${port}: ${error.message}`, { cause: error }),
-        );
-      }
+      reject(listenError(error, port, what, variable));
     };
     const onListening = () => {
       server.off('error', onError);
@@ -39,6 +25,24 @@ export function listenOnLoopback(
     server.once('listening', onListening);
     server.listen(port, '127.0.0.1');
   });
+}
+
+/** Why listening on `port` failed, as one line naming the variable that moves the port. */
+export function listenError(
+  error: { readonly code?: string; readonly message: string },
+  port: number,
+  what: string,
+  variable: string,
+): LocalStackError {
+  if (error.code === 'EADDRINUSE') {
+    return new LocalStackError(`port ${port} for ${what} is already in use; set ${variable} to another port`);
+  }
+  if (error.code === 'EACCES') {
+    return new LocalStackError(
+      `not allowed to listen on port ${port} for ${what}; set ${variable} to a port above 1023`,
+    );
+  }
+  return new LocalStackError(`${what} could not listen on port ${port}: ${error.message}`, { cause: error });
 }
 
 export function closeServer(server: Server): Promise<void> {

@@ -5,12 +5,15 @@ import {
   RetentionSettingError,
 } from '../../functions/core/export/artifact-retention.ts';
 import { DeliverySettingError, deliveryBucketsFrom } from '../../functions/core/export/delivery.ts';
+import { MAX_RANGE_DAYS_SETTING } from '../../functions/adapters/runtime-config.ts';
 import { LocalStackError } from './local-stack-error.ts';
 
 /** The delivery bucket the tutorial's Step 8 names, always allowed (and created) locally. */
 export const LOCAL_DELIVERY_BUCKET = 'compliance-artifacts';
 /** The account that owns every local bucket (s3rver ignores ExpectedBucketOwner). */
 export const LOCAL_ACCOUNT_ID = '000000000000';
+/** The region the local stack's clients use and SigV4 requests to its API must be signed for. */
+export const LOCAL_REGION = 'us-east-1';
 
 export interface LocalConfig {
   /** The API's port (`PORT`). @default 8080 */
@@ -46,6 +49,24 @@ export interface LocalConfig {
    * @default [LOCAL_DELIVERY_BUCKET]
    */
   readonly deliveryBuckets?: readonly string[];
+  /**
+   * Exports one token may have queued or running at once (`KT_MAX_RUNNING_EXPORTS`); the next
+   * create is refused with a 429 and Retry-After.
+   * @default DEFAULT_MAX_RUNNING_EXPORTS (5)
+   */
+  readonly maxRunningExports?: number;
+  /**
+   * Records one export may hold (`KT_MAX_EXPORT_RECORDS`); an export with more fails.
+   * @default DEFAULT_MAX_EXPORT_RECORDS (10,000,000)
+   */
+  readonly maxExportRecords?: number;
+  /** Schedules the stack may hold (`KT_MAX_SCHEDULES`). @default DEFAULT_MAX_SCHEDULES (100) */
+  readonly maxSchedules?: number;
+  /**
+   * The longest range one export (and one schedule's window) may cover, in days
+   * (`KT_MAX_RANGE_DAYS`, as `MAX_RANGE_DAYS` on AWS). @default DEFAULT_MAX_RANGE_DAYS (366)
+   */
+  readonly maxRangeDays?: number;
 }
 
 export interface PartUploadFault {
@@ -77,6 +98,21 @@ export function localConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LocalC
     ...faultFromEnv(env),
     ...retentionFromEnv(env),
     deliveryBuckets: deliveryBucketsFromEnv(env),
+    ...limitsFromEnv(env),
+    ...(env.KT_MAX_RANGE_DAYS ? { maxRangeDays: integer(env, 'KT_MAX_RANGE_DAYS', 0, 1, MAX_RANGE_DAYS_SETTING) } : {}),
+  };
+}
+
+function limitsFromEnv(env: NodeJS.ProcessEnv): Pick<LocalConfig, 'maxRunningExports' | 'maxExportRecords' | 'maxSchedules'> {
+  const limit = (name: string, max: number) =>
+    env[name] === undefined || env[name] === '' ? undefined : integer(env, name, 0, 1, max);
+  const maxRunningExports = limit('KT_MAX_RUNNING_EXPORTS', 10_000);
+  const maxExportRecords = limit('KT_MAX_EXPORT_RECORDS', 10_000_000_000);
+  const maxSchedules = limit('KT_MAX_SCHEDULES', 100_000);
+  return {
+    ...(maxRunningExports === undefined ? {} : { maxRunningExports }),
+    ...(maxExportRecords === undefined ? {} : { maxExportRecords }),
+    ...(maxSchedules === undefined ? {} : { maxSchedules }),
   };
 }
 

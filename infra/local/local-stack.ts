@@ -1,6 +1,7 @@
 import { type Adapters, createAdapters, useAdapters } from '../../functions/adapters/composition-root.ts';
 import { createTables } from '../../functions/adapters/dynamodb/create-tables.ts';
 import type { RuntimeConfig } from '../../functions/adapters/runtime-config.ts';
+import type { WorkflowStarter } from '../../functions/core/ports.ts';
 import { handler as api } from '../../functions/handlers/api.ts';
 import { handler as authorizer } from '../../functions/handlers/authorizer.ts';
 import { handler as scheduled } from '../../functions/handlers/scheduled.ts';
@@ -19,12 +20,14 @@ import { createHttpFront } from './http-front.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { closeServer, listenOnLoopback } from './listen.ts';
 import { LocalScheduleTrigger } from './local-scheduler.ts';
-import { LOCAL_ACCOUNT_ID, LOCAL_DELIVERY_BUCKET, type LocalConfig } from './local-config.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_DELIVERY_BUCKET, LOCAL_REGION, type LocalConfig } from './local-config.ts';
+import { ensureLocalAwsCredentials, type LocalAwsCredentials } from './local-aws-credentials.ts';
 import { LocalWorkflowRunner, type LocalWorkflowOptions } from './local-workflow.ts';
 import { withPartUploadFault } from './part-upload-fault.ts';
 import { resumeUnfinishedExports } from './resume-exports.ts';
 import { seedDemoEvents } from './seed-demo-events.ts';
 import { openLocalSigner } from './signing-key.ts';
+import { SigV4Verifier } from './sigv4-verifier.ts';
 import { recordSigningKey } from '../../functions/core/evidence/record-signing-key.ts';
 import { renderExportWorkflowDefinition } from './workflow-definition.ts';
 
@@ -40,6 +43,8 @@ export interface LocalStack {
   readonly s3Endpoint: string;
   readonly dataDir: string;
   readonly admin: AdminToken;
+  /** The SigV4 credential pair the front accepts (`kt --auth sigv4`), and the region it signs for. */
+  readonly aws: LocalAwsCredentials & { readonly region: string };
   /** Demo events seeded on this start (0 when the data dir already had them). */
   readonly seeded: number;
   readonly adapters: Adapters;
@@ -64,6 +69,12 @@ export interface LocalStackHooks {
   readonly onScheduleError?: (schedule: string, error: unknown) => void;
   /** Test hook: the shortest interval a schedule may fire at. @default 60 */
   readonly scheduleMinIntervalMinutes?: number;
+  /**
+   * Test hook: what the API and the scheduler start exports with, given the local runner (a test
+   * may hold starts back to keep jobs queued). Resuming unfinished exports on start uses the runner.
+   * @default - the runner itself
+   */
+  readonly workflowStarter?: (runner: LocalWorkflowRunner) => WorkflowStarter;
 }
 
 /**
@@ -93,14 +104,14 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     started.push(s3.close);
 
     const runtime: RuntimeConfig = {
-      region: 'us-east-1',
+      region: LOCAL_REGION,
       ...LOCAL_RESOURCES,
       endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint },
       ...(config.artifactRetention === undefined ? {} : { artifactRetention: config.artifactRetention }),
       deliveryBuckets: deliveryBuckets.map((bucket) => ({ bucket, account: LOCAL_ACCOUNT_ID })),
-      ...(hooks.scheduleMinIntervalMinutes === undefined
-        ? {}
-        : { schedules: { minIntervalMinutes: hooks.scheduleMinIntervalMinutes } }),
+      ...schedulesOf(config, hooks),
+      ...limitsOf(config),
+      ...(config.maxRangeDays === undefined ? {} : { maxRangeDays: config.maxRangeDays }),
     };
     const workflow = new LocalWorkflowRunner({
       definition: renderExportWorkflowDefinition(),
@@ -115,7 +126,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     const fault = config.fault;
     const signer = await openLocalSigner(dir);
     const adapters = createAdapters(runtime, {
-      workflow,
+      workflow: hooks.workflowStarter?.(workflow) ?? workflow,
       signing: { signer, publicKeys: signer },
       scheduleTrigger: scheduler,
       ...(fault === undefined ? {} : { artifactStore: (store) => withPartUploadFault(store, fault) }),
@@ -127,6 +138,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
 
     await recordSigningKey({ audit: adapters.auditLog, publicKeys: adapters.publicKeys, now: () => new Date() }, 'local-stack');
     const admin = await ensureAdminToken(dir, adapters.tokenStore, config.adminToken);
+    const aws = await ensureLocalAwsCredentials(dir);
     const seeded = await seedDemoEvents(
       dir,
       adapters.eventStore,
@@ -142,6 +154,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     const front = createHttpFront({
       api,
       authorizer,
+      sigv4: new SigV4Verifier({ keys: [aws], region: LOCAL_REGION }),
       ...(hooks.onRequest ? { onRequest: hooks.onRequest } : {}),
     });
     const apiPort = await listenOnLoopback(front, config.apiPort, 'the API', 'PORT');
@@ -153,6 +166,7 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
       s3Endpoint: s3.endpoint,
       dataDir: dir.root,
       admin,
+      aws: { ...aws, region: LOCAL_REGION },
       seeded,
       adapters,
       workflow,
@@ -165,6 +179,22 @@ export async function startLocalStack(config: LocalConfig, hooks: LocalStackHook
     await stopAll();
     throw error;
   }
+}
+
+function schedulesOf(config: LocalConfig, hooks: LocalStackHooks): Pick<RuntimeConfig, 'schedules'> {
+  const schedules = {
+    ...(hooks.scheduleMinIntervalMinutes === undefined ? {} : { minIntervalMinutes: hooks.scheduleMinIntervalMinutes }),
+    ...(config.maxSchedules === undefined ? {} : { maxSchedules: config.maxSchedules }),
+  };
+  return Object.keys(schedules).length === 0 ? {} : { schedules };
+}
+
+function limitsOf(config: LocalConfig): Pick<RuntimeConfig, 'limits'> {
+  const limits = {
+    ...(config.maxRunningExports === undefined ? {} : { maxRunningExportsPerPrincipal: config.maxRunningExports }),
+    ...(config.maxExportRecords === undefined ? {} : { maxExportRecords: config.maxExportRecords }),
+  };
+  return Object.keys(limits).length === 0 ? {} : { limits };
 }
 
 function reportScheduleError(schedule: string, error: unknown): void {

@@ -1,6 +1,7 @@
 import { formatCount } from '../../cli/output.ts';
 import type { ArtifactRetention } from '../../functions/core/export/artifact-retention.ts';
 import type { AdminToken } from './admin-token.ts';
+import type { LocalAwsCredentials } from './local-aws-credentials.ts';
 import { localConfigFromEnv } from './local-config.ts';
 import { LocalStackError } from './local-stack-error.ts';
 import { type LocalStack, startLocalStack } from './local-stack.ts';
@@ -35,12 +36,17 @@ Keeptrusts Export is running locally.
   DynamoDB   ${stack.dynamodbEndpoint}
   S3         ${stack.s3Endpoint} (delivery buckets: ${(config.deliveryBuckets ?? []).join(', ')}; add more with KT_DELIVERY_BUCKETS)
   Data       ${stack.dataDir}${stack.seeded > 0 ? ` (seeded ${formatCount(stack.seeded)} demo events over the last 30 days)` : ''}
-  Admin token ${token}${stack.resumed > 0 ? `\n  Exports    resumed ${formatCount(stack.resumed)} unfinished export(s) from the last run` : ''}${stack.rearmed > 0 ? `\n  Schedules  ${formatCount(stack.rearmed)} armed again (runs missed while stopped are not replayed; kt export schedule run --at backfills)` : ''}${config.fault ? `\n  Faults     part uploads fail after ${config.fault.afterParts} part(s)${config.fault.times === undefined ? '' : `, ${config.fault.times} time(s)`} (KT_FAULT_AFTER_PARTS)` : ''}${retentionLine(config.artifactRetention)}
+  Admin token ${token}
+  SigV4      key ${stack.aws.accessKeyId}, region ${stack.aws.region}, saved in ${stack.aws.file}${stack.aws.source === 'created' ? ' (created now: shown below this once)' : ''}${stack.resumed > 0 ? `\n  Exports    resumed ${formatCount(stack.resumed)} unfinished export(s) from the last run` : ''}${stack.rearmed > 0 ? `\n  Schedules  ${formatCount(stack.rearmed)} armed again (runs missed while stopped are not replayed; kt export schedule run --at backfills)` : ''}${config.fault ? `\n  Faults     part uploads fail after ${config.fault.afterParts} part(s)${config.fault.times === undefined ? '' : `, ${config.fault.times} time(s)`} (KT_FAULT_AFTER_PARTS)` : ''}${retentionLine(config.artifactRetention)}
 
 Point the kt CLI at it (tutorial Step 1), in another shell:
 
 export KEEPTRUSTS_API_URL="${stack.apiUrl}"
 ${tokenLine(stack.admin)}
+
+Or sign with AWS SigV4 instead of the token (kt --auth sigv4, as IAM automation does on AWS):
+
+${awsLines(stack.aws)}
 
 Then try: npx kt events import --file events/sample-decision-events.jsonl
      and: npx kt export create --from 2026-04-16T00:00:00Z --to 2026-04-23T23:59:59Z --format json
@@ -76,6 +82,24 @@ function tokenLine(admin: AdminToken): string {
     return '# KEEPTRUSTS_API_TOKEN: already set in the shell that ran npm start; use the same value';
   }
   return `export KEEPTRUSTS_API_TOKEN="$(cat ${shellQuoted(admin.file ?? 'admin-token')})"`;
+}
+
+/**
+ * The lines that give the CLI (or any AWS SDK) the local SigV4 pair. As with the admin token, the
+ * secret is printed only on the start that created it; later starts read it from its file.
+ */
+function awsLines(aws: LocalAwsCredentials & { readonly region: string }): string {
+  const secret =
+    aws.source === 'created'
+      ? aws.secretAccessKey
+      : `$(sed -n 's/^aws_secret_access_key = //p' ${shellQuoted(aws.file)})`;
+  return [
+    // A profile or session token in that shell would win over (or spoil) the pair.
+    'unset AWS_PROFILE AWS_SESSION_TOKEN',
+    `export AWS_ACCESS_KEY_ID="${aws.accessKeyId}"`,
+    `export AWS_SECRET_ACCESS_KEY="${secret}"`,
+    `export AWS_REGION="${aws.region}"`,
+  ].join('\n');
 }
 
 function shellQuoted(text: string): string {

@@ -1,14 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import {
   DECISION_EVENTS_TABLE,
   EXPORT_CONTROL_TABLE,
   type TableLayout,
 } from '../../functions/adapters/dynamodb/tables.ts';
 import type { ArtifactRetention } from '../../functions/core/export/artifact-retention.ts';
+import { ROUTES } from '../../functions/handlers/api.ts';
+import { API_GATEWAY_ROUTES, API_ROUTE_KEYS, type ApiRouteKey } from '../../infra/constructs/api.ts';
 import { KeeptrustsExportStack } from '../../infra/stack.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
@@ -32,12 +36,14 @@ describe('KeeptrustsExportStack', () => {
   const resources = (type: string): [string, Resource][] =>
     Object.entries(template.findResources(type) as Record<string, Resource>);
 
-  /** The symmetric key that encrypts data (the other key signs evidence). */
-  const dataKeyId = (): string => {
-    const found = resources('AWS::KMS::Key').filter(([, key]) => key.Properties.KeySpec === undefined);
+  /** The symmetric key that encrypts data (another encrypts logs, a third signs evidence). */
+  const keyDescribed = (words: string): string => {
+    const found = resources('AWS::KMS::Key').filter(([, key]) => String(key.Properties.Description).includes(words));
     expect(found).toHaveLength(1);
     return found[0]![0];
   };
+  const dataKeyId = (): string => keyDescribed('decision events, export control data and artifacts');
+  const logKeyId = (): string => keyDescribed('CloudWatch Logs');
 
   const tableWithIndex = (indexName: string): [string, Resource] => {
     const found = resources('AWS::DynamoDB::Table').filter(([, table]) =>
@@ -113,11 +119,51 @@ describe('KeeptrustsExportStack', () => {
     });
   });
 
-  it('has one rotated, retained customer-managed data key (and the signing key)', () => {
-    template.resourceCountIs('AWS::KMS::Key', 2);
-    const key = template.toJSON().Resources[dataKeyId()] as Resource;
-    expect(key.Properties.EnableKeyRotation).toBe(true);
-    expect(key.DeletionPolicy).toBe('Retain');
+  it('has one rotated, retained customer-managed data key (and the log key and the signing key)', () => {
+    template.resourceCountIs('AWS::KMS::Key', 3);
+    for (const id of [dataKeyId(), logKeyId()]) {
+      const key = template.toJSON().Resources[id] as Resource;
+      expect(key.Properties.EnableKeyRotation).toBe(true);
+      expect(key.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  describe('backups (AWS Backup)', () => {
+    it('backs both tables up daily into a retained vault under the data key, kept 35 days', () => {
+      const [vaultId, vault] = resources('AWS::Backup::BackupVault')[0]!;
+      expect(resources('AWS::Backup::BackupVault')).toHaveLength(1);
+      expect(vault.Properties.EncryptionKeyArn).toEqual({ 'Fn::GetAtt': [dataKeyId(), 'Arn'] });
+      expect(vault.DeletionPolicy).toBe('Retain');
+      // No one may delete a recovery point, or change its lifecycle, before its time.
+      expect(JSON.stringify(vault.Properties.AccessPolicy)).toContain('backup:DeleteRecoveryPoint');
+      template.hasResourceProperties('AWS::Backup::BackupPlan', {
+        BackupPlan: {
+          BackupPlanRule: [
+            Match.objectLike({
+              TargetBackupVault: { 'Fn::GetAtt': [vaultId, 'BackupVaultName'] },
+              ScheduleExpression: 'cron(0 3 * * ? *)',
+              Lifecycle: { DeleteAfterDays: 35 },
+            }),
+          ],
+        },
+      });
+      const [, selection] = resources('AWS::Backup::BackupSelection')[0]!;
+      expect(resources('AWS::Backup::BackupSelection')).toHaveLength(1);
+      expect((selection.Properties.BackupSelection as { Resources: unknown[] }).Resources).toEqual([
+        { 'Fn::GetAtt': [tableWithIndex('byTeam')[0], 'Arn'] },
+        { 'Fn::GetAtt': [tableWithIndex('gsi1')[0], 'Arn'] },
+      ]);
+    });
+
+    it('keeps backups as long as `backupRetention` says', () => {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      const kept = Template.fromStack(
+        new KeeptrustsExportStack(app, 'LongBackups', { data: { backupRetention: Duration.days(400) } }),
+      );
+      kept.hasResourceProperties('AWS::Backup::BackupPlan', {
+        BackupPlan: { BackupPlanRule: [Match.objectLike({ Lifecycle: { DeleteAfterDays: 400 } })] },
+      });
+    });
   });
 
   describe('artifact bucket', () => {
@@ -175,6 +221,18 @@ describe('KeeptrustsExportStack', () => {
       });
       // Delivery by bucket policy for the logging service, not by ACL.
       expect(logsBucket.Properties.AccessControl).toBeUndefined();
+      // A log deleted by hand stays recoverable for 30 days.
+      expect(logsBucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(logsBucket.Properties.LifecycleConfiguration).toEqual({
+        Rules: expect.arrayContaining([
+          expect.objectContaining({
+            ExpirationInDays: 365,
+            NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+            Status: 'Enabled',
+          }),
+          expect.objectContaining({ ExpiredObjectDeleteMarker: true, Status: 'Enabled' }),
+        ]),
+      });
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: logsBucketId },
         PolicyDocument: {
@@ -209,10 +267,32 @@ describe('KeeptrustsExportStack', () => {
     });
   });
 
-  describe('HTTP API', () => {
+  describe('HTTP APIs (token and IAM)', () => {
+    const apis = () => {
+      const all = resources('AWS::ApiGatewayV2::Api');
+      expect(all).toHaveLength(2);
+      const iamApi = all.find(([, api]) => String(api.Properties.Description).includes('IAM'))!;
+      const tokenApi = all.find(([id]) => id !== iamApi[0])!;
+      return { tokenApiId: tokenApi[0], iamApiId: iamApi[0] };
+    };
+    const routesOf = (apiId: string) =>
+      resources('AWS::ApiGatewayV2::Route')
+        .map(([, route]) => route.Properties)
+        .filter((route) => JSON.stringify(route.ApiId) === JSON.stringify({ Ref: apiId }));
+    const stageOf = (apiId: string) => {
+      const found = resources('AWS::ApiGatewayV2::Stage').filter(
+        ([, stage]) => JSON.stringify(stage.Properties.ApiId) === JSON.stringify({ Ref: apiId }),
+      );
+      expect(found).toHaveLength(1);
+      return found[0]![1];
+    };
+    const apiFunctionId = () =>
+      resources('AWS::Lambda::Function').find(([, fn]) => String(fn.Properties.Description).includes('HTTP API'))![0];
+
     it('has a REQUEST authorizer with simple responses keyed on Authorization, cached 5 minutes', () => {
       template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
       template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        ApiId: { Ref: apis().tokenApiId },
         AuthorizerType: 'REQUEST',
         EnableSimpleResponses: true,
         AuthorizerPayloadFormatVersion: '2.0',
@@ -221,40 +301,151 @@ describe('KeeptrustsExportStack', () => {
       });
     });
 
-    it('routes POST /v1/events and ANY /v1/{proxy+}, every route behind the authorizer', () => {
+    it('routes POST /v1/events and ANY /v1/{proxy+} on the token API, every route behind the authorizer', () => {
       const authorizerId = resources('AWS::ApiGatewayV2::Authorizer')[0]![0];
-      const routes = resources('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties);
+      const routes = routesOf(apis().tokenApiId);
       expect(routes.map((route) => route.RouteKey).sort()).toEqual(['ANY /v1/{proxy+}', 'POST /v1/events']);
       for (const route of routes) {
         expect(route).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } });
       }
     });
 
-    it('sends both routes to the api function', () => {
-      const apiFunctionId = resources('AWS::Lambda::Function').find(([, fn]) =>
-        String(fn.Properties.Description).includes('HTTP API'),
-      )![0];
-      template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
-      template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
-        IntegrationType: 'AWS_PROXY',
-        PayloadFormatVersion: '2.0',
-        IntegrationUri: { 'Fn::GetAtt': [apiFunctionId, 'Arn'] },
-      });
+    it('routes the same keys on the IAM API (one list, API_GATEWAY_ROUTES), every route with AWS_IAM', () => {
+      const routes = routesOf(apis().iamApiId);
+      expect(routes.map((route) => route.RouteKey).sort()).toEqual(
+        routesOf(apis().tokenApiId)
+          .map((route) => route.RouteKey)
+          .sort(),
+      );
+      expect(routes.map((route) => route.RouteKey).sort()).toEqual(
+        API_GATEWAY_ROUTES.map(({ method, path }) => `${method} ${path}`).sort(),
+      );
+      for (const route of routes) {
+        expect(route.AuthorizationType).toBe('AWS_IAM');
+        expect(route.AuthorizerId).toBeUndefined();
+      }
     });
 
-    it('logs access as JSON to a log group with retention and throttles the stage', () => {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-        StageName: '$default',
-        AutoDeploy: true,
-        AccessLogSettings: {
-          DestinationArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
-          Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
-        },
-        DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+    it('sends every route of both APIs to the api function (one integration per API)', () => {
+      const integrations = resources('AWS::ApiGatewayV2::Integration');
+      expect(integrations.map(([, i]) => i.Properties.ApiId)).toEqual(
+        expect.arrayContaining([{ Ref: apis().tokenApiId }, { Ref: apis().iamApiId }]),
+      );
+      expect(integrations).toHaveLength(2);
+      for (const [, integration] of integrations) {
+        expect(integration.Properties).toMatchObject({
+          IntegrationType: 'AWS_PROXY',
+          PayloadFormatVersion: '2.0',
+          IntegrationUri: { 'Fn::GetAtt': [apiFunctionId(), 'Arn'] },
+        });
+      }
+    });
+
+    it.each(['token', 'IAM'] as const)(
+      'logs %s API access as JSON to its own encrypted log group and throttles its stage by default',
+      (which) => {
+        const { tokenApiId, iamApiId } = apis();
+        const stage = stageOf(which === 'IAM' ? iamApiId : tokenApiId);
+        expect(stage.Properties).toMatchObject({
+          StageName: '$default',
+          AutoDeploy: true,
+          AccessLogSettings: {
+            DestinationArn: { 'Fn::GetAtt': [expect.any(String), 'Arn'] },
+            Format: expect.stringContaining('"requestId":"$context.requestId"'),
+          },
+          DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+        });
+        const settings = stage.Properties.AccessLogSettings as { Format: string; DestinationArn: unknown };
+        const format = JSON.parse(settings.Format) as Record<string, string>;
+        expect(JSON.stringify(format)).not.toMatch(/authorization|signature/i);
+        // The IAM API also logs who signed (account and ARN).
+        if (which === 'IAM') expect(format).toMatchObject({ callerArn: '$context.identity.userArn' });
+        else expect(format.callerArn).toBeUndefined();
+        const groupId = (settings.DestinationArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+        const group = template.toJSON().Resources[groupId] as Resource;
+        expect(group.Properties).toMatchObject({
+          RetentionInDays: 365,
+          KmsKeyId: { 'Fn::GetAtt': [logKeyId(), 'Arn'] },
+        });
+      },
+    );
+
+    it('throttles both stages as the `throttle` prop says; a value left out keeps its default', () => {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      const throttled = Template.fromStack(
+        new KeeptrustsExportStack(app, 'Throttled', { api: { throttle: { rateLimit: 25 } } }),
+      );
+      const stages = Object.values(throttled.findResources('AWS::ApiGatewayV2::Stage') as Record<string, Resource>);
+      expect(stages).toHaveLength(2);
+      for (const stage of stages) {
+        expect(stage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 25, ThrottlingBurstLimit: 200 });
+      }
+    });
+
+    it.each([
+      [{ rateLimit: -1 }, /throttle.rateLimit must be a number of requests per second of 0 or more, not -1/],
+      [{ burstLimit: 2.5 }, /throttle.burstLimit must be a whole number of 0 or more, not 2.5/],
+    ])('refuses the throttle %j', (throttle, message) => {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      expect(() => new KeeptrustsExportStack(app, 'BadThrottle', { api: { throttle } })).toThrow(message);
+    });
+
+    describe('grantInvoke', () => {
+      const granted = (...routes: ApiRouteKey[]) => {
+        const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+        const stack = new KeeptrustsExportStack(app, 'Granted');
+        const role = new iam.Role(stack, 'Automation', { assumedBy: new iam.AccountRootPrincipal() });
+        stack.api.grantInvoke(role, ...routes);
+        const json = Template.fromStack(stack).toJSON();
+        const [policy] = Object.values(json.Resources as Record<string, Resource>).filter(
+          (r) =>
+            r.Type === 'AWS::IAM::Policy' &&
+            JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: stack.getLogicalId(role.node.defaultChild as CfnRole) }]),
+        );
+        const iamApiId = Object.entries(json.Resources as Record<string, Resource>).find(
+          ([, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && String(r.Properties.Description).includes('IAM'),
+        )![0];
+        return { statements: (policy!.Properties.PolicyDocument as { Statement: Statement[] }).Statement, iamApiId };
+      };
+      const routeArn = (iamApiId: string, tail: string) => ({
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':execute-api:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':',
+            { Ref: iamApiId },
+            tail,
+          ],
+        ],
       });
-      const stage = resources('AWS::ApiGatewayV2::Stage')[0]![1];
-      const format = JSON.parse(String((stage.Properties.AccessLogSettings as { Format: string }).Format));
-      expect(JSON.stringify(format)).not.toMatch(/authorization/i);
+
+      it('allows execute-api:Invoke on exactly the named routes of the IAM API stage, parameters as *', () => {
+        const { statements, iamApiId } = granted('GET /v1/exports/{id}/download', 'POST /v1/exports');
+        expect(statements).toEqual([
+          {
+            Effect: 'Allow',
+            Action: 'execute-api:Invoke',
+            Resource: [
+              routeArn(iamApiId, '/$default/GET/v1/exports/*/download'),
+              routeArn(iamApiId, '/$default/POST/v1/exports'),
+            ],
+          },
+        ]);
+      });
+
+      it('knows every route of the API router, and refuses a route it does not have', () => {
+        expect(API_ROUTE_KEYS).toEqual(ROUTES.map((route) => `${route.method} ${route.path}`));
+        expect(API_ROUTE_KEYS).toContain('GET /v1/exports/{id}');
+        expect(() => granted('GET /v1/exprots/{id}' as ApiRouteKey)).toThrow(
+          /grantInvoke: no such route: GET \/v1\/exprots\/\{id\}/,
+        );
+        expect(() => granted()).toThrow(/grantInvoke needs at least one route/);
+      });
     });
   });
 
@@ -296,10 +487,45 @@ describe('KeeptrustsExportStack', () => {
       }
     });
 
-    it('log to groups with a retention', () => {
+    it('log to groups with a retention, encrypted with the log key', () => {
       const groups = resources('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(12); // ten functions + API access logs + state machine
-      for (const [, group] of groups) expect(group.Properties.RetentionInDays).toBe(365);
+      expect(groups).toHaveLength(13); // ten functions + both APIs' access logs + state machine
+      for (const [, group] of groups) {
+        expect(group.Properties.RetentionInDays).toBe(365);
+        expect(group.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [logKeyId(), 'Arn'] });
+        expect(group.DeletionPolicy).toBe('Retain');
+      }
+    });
+
+    it('have a log key that CloudWatch Logs of this account and Region alone may use', () => {
+      const key = template.toJSON().Resources[logKeyId()] as Resource;
+      const statements = (key.Properties.KeyPolicy as { Statement: Record<string, unknown>[] }).Statement;
+      const forLogs = statements.filter((st) => JSON.stringify(st.Principal).includes('logs.'));
+      expect(forLogs).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+          Resource: '*',
+          Condition: {
+            ArnLike: {
+              'kms:EncryptionContext:aws:logs:arn': {
+                'Fn::Join': [
+                  '',
+                  [
+                    'arn:',
+                    { Ref: 'AWS::Partition' },
+                    ':logs:',
+                    { Ref: 'AWS::Region' },
+                    ':',
+                    { Ref: 'AWS::AccountId' },
+                    ':log-group:*',
+                  ],
+                ],
+              },
+            },
+          },
+        }),
+      ]);
     });
   });
 
@@ -353,37 +579,26 @@ describe('KeeptrustsExportStack', () => {
       }
     });
 
-    it('attaches no AWS managed policies', () => {
-      for (const [, role] of resources('AWS::IAM::Role'))
-        expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    it("attaches no AWS managed policies, but AWS Backup's service-role policy to the backup role", () => {
+      const withManaged = resources('AWS::IAM::Role').filter(([, role]) => role.Properties.ManagedPolicyArns);
+      expect(withManaged).toHaveLength(1);
+      const [, backupRole] = withManaged[0]!;
+      expect(JSON.stringify(backupRole.Properties.AssumeRolePolicyDocument)).toContain('backup.amazonaws.com');
+      expect(JSON.stringify(backupRole.Properties.ManagedPolicyArns)).toBe(
+        JSON.stringify([
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup'],
+            ],
+          },
+        ]),
+      );
     });
 
-    it('lets the authorizer only GetItem on the control table (and decrypt with the key)', () => {
-      const authorizerRole = resources('AWS::IAM::Role').find(([, role]) =>
-        String(role.Properties.Description).includes('authorizer'),
-      )![0];
-      const [, policy] = resources('AWS::IAM::Policy').find(([, p]) =>
-        (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === authorizerRole),
-      )!;
-      const statements = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-      const dynamo = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')));
-      expect(dynamo).toEqual([
-        {
-          Effect: 'Allow',
-          Action: 'dynamodb:GetItem',
-          Resource: { 'Fn::GetAtt': [tableWithIndex('gsi1')[0], 'Arn'] },
-        },
-      ]);
-      const actions = statements.flatMap((s) => asArray(s.Action)).sort();
-      expect(actions).toEqual([
-        'dynamodb:GetItem',
-        'kms:Decrypt',
-        'xray:PutTelemetryRecords',
-        'xray:PutTraceSegments',
-      ]);
-    });
+    // Each function's exact policy: test/infra/least-privilege.test.ts.
 
-    it('grants the api function both tables with their named indexes (no index wildcard) and no Scan', () => {
+    it('grants the tables and their named indexes (no index wildcard), and never Scan', () => {
       const json = JSON.stringify(template.findResources('AWS::IAM::Policy'));
       expect(json).not.toContain('/index/*');
       expect(json).not.toContain('dynamodb:Scan');
@@ -540,13 +755,17 @@ describe('KeeptrustsExportStack', () => {
     });
   });
 
-  it('outputs the API URL, the state machine ARN, both table names and the bucket name', () => {
-    const outputs = template.toJSON().Outputs as Record<string, unknown>;
+  it('outputs both API URLs, the state machine ARN, both table names and the bucket name', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(JSON.stringify(outputs.IamApiUrl!.Value)).toContain(
+      `"Ref":"${resources('AWS::ApiGatewayV2::Api').find(([, api]) => String(api.Properties.Description).includes('IAM'))![0]}"`,
+    );
     expect(Object.keys(outputs).sort()).toEqual([
       'ApiUrl',
       'ArtifactBucketName',
       'ControlTableName',
       'EventsTableName',
+      'IamApiUrl',
       'ScheduleDeadLetterQueueUrl',
       'ScheduleGroupName',
       'SigningKeyArn',

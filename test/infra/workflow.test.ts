@@ -18,19 +18,12 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown 
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
-const TABLE_READ = [
-  'dynamodb:BatchGetItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:GetItem',
-  'dynamodb:Query',
-];
 const TABLE_WRITE = [
   'dynamodb:BatchWriteItem',
   'dynamodb:DeleteItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
 ];
-const TABLE_READ_WRITE = [...TABLE_READ, ...TABLE_WRITE].sort();
 /** What the control table grant brings on the key, and what an SSE-KMS multipart upload needs. */
 const KEY_READ_WRITE = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
 const XRAY = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
@@ -248,61 +241,70 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
   });
 
   describe('least privilege per function', () => {
-    const writer = {
-      control: TABLE_READ_WRITE,
-      objects: ['s3:AbortMultipartUpload', 's3:PutObject'],
-      key: KEY_READ_WRITE,
-      '*': XRAY,
-      logs: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-    };
+    // Exact actions, resources and leading-key conditions: test/infra/least-privilege.test.ts.
+    const common = { key: KEY_READ_WRITE, '*': XRAY, logs: ['logs:CreateLogStream', 'logs:PutLogEvents'] };
+    /** Read a job (or audit item) and write it whole, on the control table's items of its kinds. */
+    const ITEMS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
+    /** ...and free a running-export slot (a Query of the creator's slots, a DeleteItem of its own). */
+    const ITEMS_AND_SLOT = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
 
-    // Finalize signs the manifest; RecordAudit and MarkFailed append to the audit trail, which
-    // signs checkpoints. kms:Sign on the signing key, nothing else on it.
+    // Finalize signs the manifest; Deliver, RecordAudit and MarkFailed append to the audit trail,
+    // which signs checkpoints. kms:Sign on the signing key, nothing else on it.
     const signs = { signingKey: ['kms:Sign'] };
     it.each([
-      ['prepare', writer],
-      ['exportPage', { ...writer, events: TABLE_READ }],
+      ['prepare', { ...common, control: ITEMS, objects: ['s3:AbortMultipartUpload', 's3:PutObject'] }],
+      ['exportPage', { ...common, events: ['dynamodb:Query'], control: ITEMS, objects: ['s3:PutObject'] }],
       // RenderReport reads the events again for the table and uploads the report's parts.
-      ['renderReport', { ...writer, events: TABLE_READ }],
+      [
+        'renderReport',
+        {
+          ...common,
+          events: ['dynamodb:Query'],
+          control: ITEMS,
+          objects: ['s3:AbortMultipartUpload', 's3:PutObject'],
+        },
+      ],
       // Finalize also reads the size of the completed object (HeadObject needs GetObject).
       [
         'finalize',
         {
-          ...writer,
+          ...common,
           ...signs,
           // The completeness check counts the matching events itself.
-          events: TABLE_READ,
-          objects: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+          events: ['dynamodb:Query'],
+          control: ITEMS_AND_SLOT,
+          objects: ['s3:GetObject', 's3:PutObject'],
           bucket: ['s3:ListBucket'],
         },
       ],
+      // RecordAudit reads the export's earlier entries (gsi1 Query) before it appends.
       [
         'recordAudit',
-        {
-          control: TABLE_READ_WRITE,
-          checkpoints: ['s3:PutObject'],
-          key: KEY_READ_WRITE,
-          '*': XRAY,
-          logs: writer.logs,
-          ...signs,
-        },
+        { ...common, ...signs, control: [...ITEMS, 'dynamodb:Query'], checkpoints: ['s3:PutObject'] },
       ],
       // Deliver reads the artifact and manifest and appends its outcome to the audit trail; with no
       // delivery buckets allowed (this stack) it may write to no bucket at all.
       [
         'deliver',
         {
-          control: TABLE_READ_WRITE,
+          ...common,
+          ...signs,
+          control: [...ITEMS, 'dynamodb:Query'],
           objects: ['s3:GetObject'],
           bucket: ['s3:ListBucket'],
           checkpoints: ['s3:PutObject'],
-          key: KEY_READ_WRITE,
-          '*': XRAY,
-          logs: writer.logs,
-          ...signs,
         },
       ],
-      ['markFailed', { ...writer, ...signs }],
+      [
+        'markFailed',
+        {
+          ...common,
+          ...signs,
+          control: ITEMS_AND_SLOT,
+          objects: ['s3:AbortMultipartUpload'],
+          checkpoints: ['s3:PutObject'],
+        },
+      ],
     ] as const)('%s holds exactly its grants', (step, expected) => {
       expect(permissionsOf(roleId(step))).toEqual(expected);
     });
@@ -319,11 +321,8 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       expect(permissionsOf(roleId('recordAudit')).events).toBeUndefined();
     });
 
-    it('MarkFailed can abort the multipart upload of a failed export, but not read or delete artifacts', () => {
-      expect(permissionsOf(roleId('markFailed')).objects).toEqual([
-        's3:AbortMultipartUpload',
-        's3:PutObject',
-      ]);
+    it('MarkFailed can abort the multipart upload of a failed export, but not read, write or delete artifacts', () => {
+      expect(permissionsOf(roleId('markFailed')).objects).toEqual(['s3:AbortMultipartUpload']);
     });
 
     it('no step function may delete artifacts or start executions; only Finalize and Deliver read artifacts', () => {
@@ -358,11 +357,13 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
     it('may start executions of this state machine only, read artifacts for presigned URLs and delete them', () => {
       const permissions = permissionsOf(roleId('api'));
       expect(permissions).toEqual({
-        events: TABLE_READ_WRITE,
-        control: TABLE_READ_WRITE,
+        // Ingest only: claims ids and writes events, never reads them back.
+        events: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+        control: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         objects: ['s3:DeleteObject', 's3:GetObject'],
         bucket: ['s3:ListBucket'],
-        checkpoints: ['s3:PutObject'],
+        // Writes checkpoints when it appends to the audit trail; reads the latest for GET /v1/audit/checkpoint.
+        checkpoints: ['s3:GetObject', 's3:PutObject'],
         key: KEY_READ_WRITE,
         // Lists the public keys (GET /v1/keys) and signs audit checkpoints.
         signingKey: ['kms:GetPublicKey', 'kms:Sign'],

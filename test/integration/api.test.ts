@@ -125,8 +125,12 @@ describe('API over the local stack', () => {
     });
     const malformed = await post({ events: [event(2000)] }, 'not-a-token');
     expect(malformed.status).toBe(401);
+    // No Authorization at all: on AWS the gateway answers it with its own body; locally it is a
+    // problem like every other refusal.
     const missing = await post({ events: [event(2000)] }, null);
     expect(missing.status).toBe(401);
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+    expect(await missing.json()).toMatchObject({ type: 'urn:keeptrusts:problem:unauthenticated', status: 401 });
   });
 
   it('refuses a token without the events:write scope, and a team token writing another team', async () => {

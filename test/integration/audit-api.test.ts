@@ -138,6 +138,13 @@ describe('the audit trail through the local stack', () => {
     expect(page.entries.length).toBeGreaterThan(0);
     const details = await problem(await get('/v1/audit?fromSeq=0&limit=5000&action=export.viewed'), 400);
     expect(details.errors?.map((e) => e.field)).toEqual(['fromSeq', 'action', 'limit']);
+    const unknown = await problem(await get('/v1/audit?from_seq=3'), 400);
+    expect(unknown.errors).toEqual([
+      {
+        field: 'from_seq',
+        rule: 'is not a parameter of the audit listing (fromSeq, toSeq, since, until, action, subject, limit, cursor)',
+      },
+    ]);
   });
 
   it('lets audit:read tokens in, and refuses tokens without it or restricted to a team (403)', async () => {

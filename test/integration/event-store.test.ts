@@ -35,6 +35,13 @@ const partitionKeyOf = (value: unknown): string =>
 let unprocessOnWrite: ((items: unknown[]) => number) | undefined;
 /** Conditional puts (id claims) still to fail with a ThrottlingException before reaching dynalite. */
 let throttleClaims = 0;
+/**
+ * When set, conditional puts are refused before reaching dynalite as DynamoDB refuses one that
+ * asked for ReturnValuesOnConditionCheckFailure=ALL_OLD: with the stored item (dynalite never
+ * returns it). What each refused put asked for is kept in `refusedAsked`.
+ */
+let refuseClaimsWith: Record<string, unknown> | undefined;
+let refusedAsked: unknown[] = [];
 
 const base = (n: number, timestamp: string, overrides: Partial<DecisionEvent> = {}): DecisionEvent => ({
   id: `evt_fixed${String(n).padStart(4, '0')}`,
@@ -135,7 +142,15 @@ beforeAll(async () => {
         ExpressionAttributeValues?: Record<string, unknown>;
         RequestItems?: Record<string, unknown[]>;
         ConditionExpression?: string;
+        ReturnValuesOnConditionCheckFailure?: string;
       };
+      if (input.ConditionExpression !== undefined && refuseClaimsWith !== undefined) {
+        refusedAsked.push(input.ReturnValuesOnConditionCheckFailure);
+        throw Object.assign(new Error('The conditional request failed'), {
+          name: 'ConditionalCheckFailedException',
+          Item: refuseClaimsWith,
+        });
+      }
       if (input.ConditionExpression !== undefined && throttleClaims > 0) {
         throttleClaims--;
         throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
@@ -530,6 +545,40 @@ describe('DynamoEventStore.claimEventIds', () => {
   it('keeps id records out of every range read', async () => {
     await store.claimEventIds([record('evt_claimhidden', 'd'.repeat(64), '2026-03-05T12:00:00Z')]);
     expect(await collect(store.streamEvents(R1))).toEqual(expected(R1));
+  });
+
+  it('takes the record from a refusal that carries it (DynamoDB with ALL_OLD), with no read after', async () => {
+    refusedAsked = [];
+    refuseClaimsWith = {
+      pk: { S: 'ID#evt_claimrefused' },
+      sk: { S: 'ID' },
+      digest: { S: 'e'.repeat(64) },
+      ts: { S: '2026-09-03T00:00:00Z' },
+      team: { S: 'support' },
+    };
+    try {
+      // Nothing is stored under this id, so a read after the refusal would find nothing (failed).
+      expect(await store.claimEventIds([record('evt_claimrefused')])).toEqual([
+        {
+          outcome: 'recorded',
+          stored: {
+            id: 'evt_claimrefused',
+            digest: 'e'.repeat(64),
+            timestamp: '2026-09-03T00:00:00Z',
+            team: 'support',
+          },
+        },
+      ]);
+      expect(refusedAsked).toEqual(['ALL_OLD']);
+      refuseClaimsWith = { pk: { S: 'ID#evt_claimrefused' }, sk: { S: 'ID' }, digest: { S: 'e'.repeat(64) } };
+      const error = await store.claimEventIds([record('evt_claimrefused')]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DependencyError);
+      expect((error as Error).message).toMatch(/id record of event evt_claimrefused .* is malformed/);
+    } finally {
+      refuseClaimsWith = undefined;
+    }
+    // The refusals were made up: nothing was recorded, so the id is still free.
+    expect(await store.claimEventIds([record('evt_claimrefused')])).toEqual([{ outcome: 'claimed' }]);
   });
 
   it('retries a throttled claim and reports one that stays throttled as failed, never as claimed', async () => {

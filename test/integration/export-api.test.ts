@@ -402,6 +402,16 @@ describe('GET /v1/exports paging', () => {
     expect(byTwo.jobs.map((job) => job.id)).toEqual(all.map((job) => job.id));
   });
 
+  it('an unknown parameter → 400 naming it and the parameters the listing takes', async () => {
+    const details = await problem(await call('GET', '/v1/exports?limit=5&foo=1'), 400);
+    expect(details.errors).toEqual([{ field: 'foo', rule: 'is not a parameter of the export listing (limit, cursor)' }]);
+  });
+
+  it('an unknown download parameter → 400 naming it', async () => {
+    const details = await problem(await call('GET', '/v1/exports/exp_0000000000000000000a/download?files=companion'), 400);
+    expect(details.errors).toEqual([{ field: 'files', rule: 'is not a parameter of a download (file)' }]);
+  });
+
   it.each(['0', '101', '-1', '1.5', 'ten'])('limit=%s → 400 naming limit', async (limit) => {
     const details = await problem(await call('GET', `/v1/exports?limit=${limit}`), 400);
     expect(details.errors?.map((issue) => issue.field)).toEqual(['limit']);

@@ -216,6 +216,19 @@ describe('POST /v1/export-schedules', () => {
     expect((await call('GET', `/v1/export-schedules/${name}`)).status).toBe(404);
   });
 
+  it('refuses a list query parameter (the listing takes none), naming it', async () => {
+    const details = await problem(await call('GET', '/v1/export-schedules?limit=10'), 400);
+    expect(details.errors).toEqual([{ field: 'limit', rule: 'is not a parameter of the schedule listing (it takes none)' }]);
+  });
+
+  it('refuses an unknown field of a run request, and runs nothing', async () => {
+    const details = await problem(
+      await call('POST', '/v1/export-schedules/no-such-schedule/run', { body: { at: '2026-04-02T00:00:00Z', force: true } }),
+      400,
+    );
+    expect(details.errors).toEqual([{ field: 'force', rule: 'is not a known field; allowed fields are at' }]);
+  });
+
   it('needs schedules:write to change, exports:read to read', async () => {
     const reader = await addToken(['exports:read']);
     await problem(

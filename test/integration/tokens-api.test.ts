@@ -106,7 +106,7 @@ describe('token management', () => {
     });
     expect(response.status).toBe(400);
     const problem = (await response.json()) as { errors: { field: string }[] };
-    expect(problem.errors.map((e) => e.field).sort()).toEqual(['expiresIn', 'name', 'scopes.1', 'secret']);
+    expect(problem.errors.map((e) => e.field).sort()).toEqual(['expiresIn', 'name', 'scopes[1]', 'secret']);
     expect(await countItems(stack.adapters.clients.dynamodb, LOCAL_RESOURCES.controlTable)).toBe(before);
   });
 
@@ -198,6 +198,11 @@ describe('token management', () => {
     expect(paged).toEqual(all.map((t) => t.id));
     expect((await call('GET', '/v1/tokens?cursor=abc')).status).toBe(400);
     expect((await call('GET', '/v1/tokens?limit=0')).status).toBe(400);
+    const unknown = await call('GET', '/v1/tokens?limit=2&scope=admin');
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { errors: unknown }).errors).toEqual([
+      { field: 'scope', rule: 'is not a parameter of the token listing (limit, cursor)' },
+    ]);
   });
 
   it("keeps the token out of the Lambda logger's line for a failed request", async () => {

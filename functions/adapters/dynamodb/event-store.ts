@@ -1,8 +1,16 @@
-import { type AttributeValue, QueryCommand, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  PutItemCommand,
+  type PutItemCommandInput,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
-  BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { DependencyError, ValidationError } from '../../core/errors.ts';
 import { type DecisionEvent, isoUtcTimestamp } from '../../core/events/decision-event.ts';
 import { daysInRange, sortableInstant } from '../../core/events/time-range.ts';
@@ -70,7 +78,8 @@ export class DynamoEventStore implements EventStore {
       if (outcome === 'taken') taken.push(record.id);
       else claims.set(record.id, outcome);
     });
-    // Recorded by a concurrent writer between our read and our put: read what it recorded.
+    // Recorded by a concurrent writer between our read and our put, and the refusal did not carry
+    // the record (dynalite's does not; DynamoDB's does): read what it recorded.
     for (const [id, claim] of await this.readIdRecords(taken)) claims.set(id, claim);
     return records.map(
       (record) =>
@@ -82,23 +91,39 @@ export class DynamoEventStore implements EventStore {
     );
   }
 
-  /** One conditional put: 'taken' when the id is recorded already. */
+  /**
+   * One conditional put: 'taken' when the id is recorded already and the answer did not say how.
+   * It is the one request every new event costs: the item (four strings) goes pre-marshalled, past
+   * the document client's marshalling, and a refusal asks for the record that refused it, which
+   * DynamoDB returns with the failure (no read needed); dynalite does not, and then it is read.
+   */
   private async putIdRecord(record: EventIdRecord): Promise<EventIdClaim | 'taken'> {
+    const { pk, sk } = eventIdKey(record.id);
+    const input: PutItemCommandInput = {
+      TableName: this.tableName,
+      Item: {
+        pk: { S: pk },
+        sk: { S: sk },
+        digest: { S: record.digest },
+        ts: { S: record.timestamp },
+        team: { S: record.team },
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
     let lastProblem = '';
     for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
       if (attempt > 0) await sleep(this.backoffMs(attempt));
       try {
-        await this.documents.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...eventIdKey(record.id), digest: record.digest, ts: record.timestamp, team: record.team },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
+        await this.documents.send(new PutItemCommand(input));
         return { outcome: 'claimed' };
       } catch (error) {
         // By name: an error class from another copy of the SDK would fail instanceof.
-        if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'taken';
+        if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
+          const stored = (error as { Item?: Record<string, AttributeValue> }).Item;
+          if (stored === undefined) return 'taken';
+          return this.recordedClaim(record.id, stored.digest?.S, stored.ts?.S, stored.team?.S);
+        }
         if (!isRetryable(error)) {
           throw new DependencyError(`Recording event id ${record.id} in ${this.tableName} failed: ${describe(error)}`, {
             cause: error,
@@ -111,6 +136,13 @@ export class DynamoEventStore implements EventStore {
       outcome: 'failed',
       reason: `not recorded after ${this.maxWriteAttempts} attempts: ${lastProblem}; resending it is safe`,
     };
+  }
+
+  private recordedClaim(id: string, digest: unknown, ts: unknown, team: unknown): EventIdClaim {
+    if (typeof digest !== 'string' || typeof ts !== 'string' || typeof team !== 'string') {
+      throw new DependencyError(`The id record of event ${id} in ${this.tableName} is malformed.`);
+    }
+    return { outcome: 'recorded', stored: { id, digest, timestamp: ts, team } };
   }
 
   /** The id records of `ids`, read consistently (they were written a moment ago). */
@@ -135,11 +167,7 @@ export class DynamoEventStore implements EventStore {
         }
         for (const item of output.Responses?.[this.tableName] ?? []) {
           const id = String(item.pk).slice('ID#'.length);
-          const { digest, ts, team } = item;
-          if (typeof digest !== 'string' || typeof ts !== 'string' || typeof team !== 'string') {
-            throw new DependencyError(`The id record of event ${id} in ${this.tableName} is malformed.`);
-          }
-          found.set(id, { outcome: 'recorded', stored: { id, digest, timestamp: ts, team } });
+          found.set(id, this.recordedClaim(id, item.digest, item.ts, item.team));
         }
         pending = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }

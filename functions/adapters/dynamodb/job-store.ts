@@ -93,7 +93,7 @@ export class DynamoJobStore implements ExportJobStore {
   }
 
   async claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyClaim | undefined> {
-    const key = { pk: `IDEMPOTENCY#${claim.scope}#${claim.key}`, sk: 'EXPORT' };
+    const key = idempotencyKeyOf(claim.scope, claim.key);
     try {
       await this.documents.send(
         new PutCommand({
@@ -108,20 +108,24 @@ export class DynamoJobStore implements ExportJobStore {
         throw new DependencyError('Recording the Idempotency-Key failed.', { cause: error });
       }
     }
+    const earlier = await this.findIdempotencyKey(claim.scope, claim.key);
+    if (earlier === undefined) throw new DependencyError('The Idempotency-Key claim vanished while it was read.');
+    return earlier;
+  }
+
+  async findIdempotencyKey(scope: string, key: string): Promise<IdempotencyClaim | undefined> {
+    let item: Record<string, unknown> | undefined;
     try {
       const output = await this.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: idempotencyKeyOf(scope, key), ConsistentRead: true }),
       );
-      const item = output.Item ?? {};
-      return {
-        scope: claim.scope,
-        key: claim.key,
-        fingerprint: String(item.fingerprint),
-        exportId: String(item.exportId),
-      };
+      item = output.Item;
     } catch (error) {
       throw new DependencyError('Reading the Idempotency-Key failed.', { cause: error });
     }
+    return item === undefined
+      ? undefined
+      : { scope, key, fingerprint: String(item.fingerprint), exportId: String(item.exportId) };
   }
 
   private async write(command: PutCommand, onConflict: () => ConflictError, what: string): Promise<void> {
@@ -135,6 +139,10 @@ export class DynamoJobStore implements ExportJobStore {
       throw new DependencyError(`${what} in ${this.tableName} failed.`, { cause: error });
     }
   }
+}
+
+function idempotencyKeyOf(scope: string, key: string): { pk: string; sk: string } {
+  return { pk: `IDEMPOTENCY#${scope}#${key}`, sk: 'EXPORT' };
 }
 
 function jobKey(id: string): { pk: string; sk: string } {

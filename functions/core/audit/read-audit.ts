@@ -1,8 +1,10 @@
 import type { Principal } from '../auth/token-record.ts';
 import { requireScope } from '../auth/tokens.ts';
-import { type FieldIssue, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { isoUtcTimestamp } from '../events/decision-event.ts';
 import type { AuditLog } from '../ports.ts';
+import { MAX_CURSOR_CHARS, parseQuery, queryObject } from '../request-schema.ts';
 import { AUDIT_ACTIONS, type AuditEntry, type AuditHead, GENESIS_HASH, MAX_ID_CHARS } from './audit-chain.ts';
 import { MAX_AUDIT_SEQ } from './audit-chain-store.ts';
 import { MAX_ENTRIES_LIMIT } from './audit-trail.ts';
@@ -18,16 +20,6 @@ export const DEFAULT_AUDIT_LIMIT = 100;
 export const MAX_AUDIT_LIMIT = MAX_ENTRIES_LIMIT;
 /** Store reads one request may make while filters skip entries; then it answers with a cursor. */
 const MAX_READS_PER_REQUEST = 5;
-const QUERY_PARAMETERS = [
-  'fromSeq',
-  'toSeq',
-  'since',
-  'until',
-  'action',
-  'subject',
-  'limit',
-  'cursor',
-] as const;
 
 export type AuditQueryParameters = Readonly<Partial<Record<string, string | undefined>>>;
 
@@ -123,85 +115,77 @@ interface AuditQuery {
   readonly limit: number;
 }
 
+const SEQ_RULE = `must be a whole number from 1 to ${MAX_AUDIT_SEQ}`;
+const TIME_RULE = 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z';
+const ACTION_RULE = `must be one of ${AUDIT_ACTIONS.join(', ')}, or a prefix ending in "." such as export.`;
+const SUBJECT_RULE = `must be 1 to ${MAX_ID_CHARS} characters without control characters`;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const seqParameter = z
+  .string({ error: SEQ_RULE })
+  .refine((raw) => /^\d{1,12}$/.test(raw) && Number(raw) >= 1, { error: SEQ_RULE });
+const timeParameter = z.string({ error: TIME_RULE }).refine((raw) => isoUtcTimestamp.safeParse(raw).success, {
+  error: TIME_RULE,
+});
+
+/** `GET /v1/audit?fromSeq=&toSeq=&since=&until=&action=&subject=&limit=&cursor=`. */
+export const auditQuerySchema = queryObject(
+  {
+    fromSeq: seqParameter.optional(),
+    toSeq: seqParameter.optional(),
+    since: timeParameter.optional(),
+    until: timeParameter.optional(),
+    action: z.string({ error: ACTION_RULE }).refine(isActionFilter, { error: ACTION_RULE }).optional(),
+    subject: z
+      .string({ error: SUBJECT_RULE })
+      .refine((subject) => subject.length <= MAX_ID_CHARS && !CONTROL.test(subject), { error: SUBJECT_RULE })
+      .optional(),
+    limit: z
+      .string({ error: `must be a whole number from 1 to ${MAX_AUDIT_LIMIT}` })
+      .refine((raw) => /^\d{1,4}$/.test(raw) && Number(raw) >= 1 && Number(raw) <= MAX_AUDIT_LIMIT, {
+        error: `must be a whole number from 1 to ${MAX_AUDIT_LIMIT}`,
+      })
+      .optional(),
+    cursor: z
+      .string({ error: 'must be a cursor returned by a previous page' })
+      .refine((cursor) => cursor.length <= MAX_CURSOR_CHARS && decodeCursor(cursor) !== undefined, {
+        error: 'must be a cursor returned by a previous page',
+      })
+      .optional(),
+  },
+  'the audit listing',
+).superRefine(
+  (query, ctx) => {
+    if (query === null || typeof query !== 'object') return;
+    const { fromSeq, toSeq, since, until } = query as Record<string, unknown>;
+    const seq = (raw: unknown) => (seqParameter.safeParse(raw).success ? Number(raw) : undefined);
+    const time = (raw: unknown) => (timeParameter.safeParse(raw).success ? Date.parse(raw as string) : undefined);
+    const [from, to] = [seq(fromSeq), seq(toSeq)];
+    if (from !== undefined && to !== undefined && from > to) {
+      ctx.addIssue({ code: 'custom', path: ['fromSeq'], message: 'must not be greater than toSeq' });
+    }
+    const [after, before] = [time(since), time(until)];
+    if (after !== undefined && before !== undefined && after > before) {
+      ctx.addIssue({ code: 'custom', path: ['since'], message: 'must not be later than until' });
+    }
+  },
+  // Beside the parameters' own issues: every problem of the query is reported at once.
+  { when: () => true },
+);
+
 function parseAuditQuery(parameters: AuditQueryParameters): AuditQuery {
-  const issues: FieldIssue[] = [];
-  const given = (name: string): string | undefined => {
-    const value = parameters[name];
-    return value === undefined || value === '' ? undefined : value;
-  };
-  for (const name of Object.keys(parameters)) {
-    if (!(QUERY_PARAMETERS as readonly string[]).includes(name)) {
-      issues.push({
-        field: name,
-        rule: `is not a parameter of the audit listing (${QUERY_PARAMETERS.join(', ')})`,
-      });
-    }
-  }
-  const seqParameter = (name: 'fromSeq' | 'toSeq'): number | undefined => {
-    const raw = given(name);
-    if (raw === undefined) return undefined;
-    if (!/^\d{1,12}$/.test(raw) || Number(raw) < 1) {
-      issues.push({ field: name, rule: `must be a whole number from 1 to ${MAX_AUDIT_SEQ}` });
-      return undefined;
-    }
-    return Number(raw);
-  };
-  const timeParameter = (name: 'since' | 'until'): number | undefined => {
-    const raw = given(name);
-    if (raw === undefined) return undefined;
-    if (!isoUtcTimestamp.safeParse(raw).success) {
-      issues.push({ field: name, rule: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z' });
-      return undefined;
-    }
-    return Date.parse(raw);
-  };
-  const fromSeq = seqParameter('fromSeq');
-  const toSeq = seqParameter('toSeq');
-  if (fromSeq !== undefined && toSeq !== undefined && fromSeq > toSeq) {
-    issues.push({ field: 'fromSeq', rule: 'must not be greater than toSeq' });
-  }
-  const since = timeParameter('since');
-  const until = timeParameter('until');
-  if (since !== undefined && until !== undefined && since > until) {
-    issues.push({ field: 'since', rule: 'must not be later than until' });
-  }
-  const action = given('action');
-  if (action !== undefined && !isActionFilter(action)) {
-    issues.push({
-      field: 'action',
-      rule: `must be one of ${AUDIT_ACTIONS.join(', ')}, or a prefix ending in "." such as export.`,
-    });
-  }
-  const subject = given('subject');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (subject !== undefined && (subject.length > MAX_ID_CHARS || /[\u0000-\u001f\u007f]/.test(subject))) {
-    issues.push({
-      field: 'subject',
-      rule: `must be 1 to ${MAX_ID_CHARS} characters without control characters`,
-    });
-  }
-  const rawLimit = given('limit');
-  let limit = DEFAULT_AUDIT_LIMIT;
-  if (rawLimit !== undefined) {
-    limit = Number(rawLimit);
-    if (!/^\d{1,4}$/.test(rawLimit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
-      issues.push({ field: 'limit', rule: `must be a whole number from 1 to ${MAX_AUDIT_LIMIT}` });
-    }
-  }
-  const rawCursor = given('cursor');
-  const cursorAfter = rawCursor === undefined ? undefined : decodeCursor(rawCursor);
-  if (rawCursor !== undefined && cursorAfter === undefined) {
-    issues.push({ field: 'cursor', rule: 'must be a cursor returned by a previous page' });
-  }
-  if (issues.length > 0) throw new ValidationError('The audit query is invalid.', issues);
+  const query = parseQuery(auditQuerySchema, parameters, 'The audit query is invalid.');
+  const fromSeq = query.fromSeq === undefined ? undefined : Number(query.fromSeq);
+  const cursorAfter = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   return {
     afterSeq: Math.max(fromSeq === undefined ? 0 : fromSeq - 1, cursorAfter ?? 0),
-    limit,
-    ...(toSeq === undefined ? {} : { toSeq }),
-    ...(since === undefined ? {} : { since }),
-    ...(until === undefined ? {} : { until }),
-    ...(action === undefined ? {} : { action }),
-    ...(subject === undefined ? {} : { subject }),
+    limit: query.limit === undefined ? DEFAULT_AUDIT_LIMIT : Number(query.limit),
+    ...(query.toSeq === undefined ? {} : { toSeq: Number(query.toSeq) }),
+    ...(query.since === undefined ? {} : { since: Date.parse(query.since) }),
+    ...(query.until === undefined ? {} : { until: Date.parse(query.until) }),
+    ...(query.action === undefined ? {} : { action: query.action }),
+    ...(query.subject === undefined ? {} : { subject: query.subject }),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../audit/audit-chain.ts';
-import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
 import type { AuditLog, TokenStore } from '../ports.ts';
+import { cursorParameter, limitParameter, parseQuery, queryObject } from '../request-schema.ts';
 import { isLive, type Principal, type Scope, type TokenRecord } from './token-record.ts';
 import { expiresInMs, parseTokenRequest } from './token-request.ts';
 import { newTokenRecord, requireScope } from './tokens.ts';
@@ -34,7 +35,14 @@ export interface CreatedToken extends TokenView {
 
 export const DEFAULT_TOKEN_LIST_LIMIT = 100;
 export const MAX_TOKEN_LIST_LIMIT = 100;
-const TOKEN_ID = /^tok_[0-9a-f]{12}$/;
+/** A token id, as in `DELETE /v1/tokens/{id}`: anything else names no token. */
+export const TOKEN_ID = /^tok_[0-9a-f]{12}$/;
+
+/** `GET /v1/tokens?limit=&cursor=`. */
+export const tokenListQuerySchema = queryObject(
+  { limit: limitParameter(MAX_TOKEN_LIST_LIMIT).optional(), cursor: cursorParameter.optional() },
+  'the token listing',
+);
 
 /**
  * POST /v1/tokens: a new token with the asked scopes, team and expiry. Only its hash is stored;
@@ -75,14 +83,14 @@ export async function createToken(
  */
 export async function listTokens(
   deps: Pick<TokenOperationDeps, 'tokens' | 'now'>,
-  query: { readonly limit?: string; readonly cursor?: string },
+  parameters: Readonly<Record<string, string | undefined>>,
   principal: Principal,
 ): Promise<{ readonly tokens: readonly TokenView[]; readonly cursor?: string }> {
   requireScope(principal, 'admin');
-  const limit = parseLimit(query.limit);
+  const query = parseQuery(tokenListQuerySchema, parameters, 'The token listing query is invalid.');
   const page = await deps.tokens.listTokens({
-    limit,
-    ...(query.cursor === undefined || query.cursor === '' ? {} : { cursor: query.cursor }),
+    limit: query.limit === undefined ? DEFAULT_TOKEN_LIST_LIMIT : Number(query.limit),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   });
   const now = deps.now();
   return {
@@ -151,15 +159,4 @@ function auditRecord(
       ...(record.expiresAt === undefined ? {} : { expires: record.expiresAt }),
     },
   };
-}
-
-function parseLimit(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return DEFAULT_TOKEN_LIST_LIMIT;
-  const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_TOKEN_LIST_LIMIT) {
-    throw new ValidationError('The limit is invalid.', [
-      { field: 'limit', rule: `must be a whole number from 1 to ${MAX_TOKEN_LIST_LIMIT}` },
-    ]);
-  }
-  return limit;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type FieldIssue, ValidationError } from '../errors.ts';
+import type { FieldIssue } from '../errors.ts';
+import { checkRequest, NAME, parseRequest, requestObject } from '../request-schema.ts';
 import { SCOPES, type Scope } from './token-record.ts';
 
 /**
@@ -7,7 +8,7 @@ import { SCOPES, type Scope } from './token-record.ts';
  * before it sends them (one schema, so the two cannot disagree).
  */
 
-export const TOKEN_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+export const TOKEN_NAME = NAME;
 export const MAX_TEAM_CHARS = 256;
 
 /** `expiresIn`: a whole number of hours, days or weeks, from one hour to ten years. */
@@ -29,7 +30,7 @@ export function expiresInMs(text: string): number | undefined {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-export const tokenRequestSchema = z.strictObject(
+export const tokenRequestSchema = requestObject(
   {
     name: z
       .string({ error: 'must be a string' })
@@ -52,7 +53,7 @@ export const tokenRequestSchema = z.strictObject(
       .refine((value) => expiresInMs(value) !== undefined, { error: EXPIRES_IN_RULE })
       .optional(),
   },
-  { error: 'must be a JSON object' },
+  { unknown: (allowed) => `is not a field of a token request (${allowed})` },
 );
 
 export interface TokenRequest {
@@ -64,26 +65,13 @@ export interface TokenRequest {
 
 /** The body's issues, each naming its field and rule; empty when it is valid. */
 export function tokenRequestIssues(body: unknown): FieldIssue[] {
-  const parsed = tokenRequestSchema.safeParse(body, { reportInput: true });
-  if (parsed.success) return [];
-  return parsed.error.issues.map((issue) => {
-    const field = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      return {
-        field: issue.keys.join(', '),
-        rule: 'is not a field of a token request (name, scopes, team, expiresIn)',
-      };
-    }
-    const missing = issue.code === 'invalid_type' && issue.input === undefined && field !== '';
-    return { field: field || '(body)', rule: missing ? 'is required' : issue.message };
-  });
+  const checked = checkRequest(tokenRequestSchema, body);
+  return checked.ok ? [] : checked.issues;
 }
 
 /** Validates a `POST /v1/tokens` body; a ValidationError naming every offending field. */
 export function parseTokenRequest(body: unknown): TokenRequest {
-  const issues = tokenRequestIssues(body);
-  if (issues.length > 0) throw new ValidationError('The token request is invalid.', issues);
-  const value = tokenRequestSchema.parse(body);
+  const value = parseRequest(tokenRequestSchema, body, 'The token request is invalid.');
   return {
     name: value.name,
     scopes: value.scopes,

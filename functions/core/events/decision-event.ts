@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type FieldIssue, ValidationError } from '../errors.ts';
+import { fieldIssuesOf } from '../request-schema.ts';
 
 /**
  * The decision event the gateway records for every governed request. One schema serves the
@@ -21,6 +22,13 @@ export const CORE_FIELDS = [
 
 export const MAX_EVENT_BYTES = 16 * 1024;
 export const MAX_BATCH_EVENTS = 500;
+/**
+ * The largest `POST /v1/events` body. Lambda takes at most 6 MB per synchronous invocation, for
+ * the whole API Gateway event (body, headers, context), so a bigger batch would never reach the
+ * handler on AWS and get the gateway's bare answer instead; 500 of the largest events would not
+ * fit. `kt events import` cuts its batches at this size as well as at MAX_BATCH_EVENTS.
+ */
+export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
 
 const EVENT_ID = /^evt_[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 // UTC only (trailing Z) so that the same instant has one spelling and sorts as text.
@@ -37,10 +45,12 @@ const label = z
   .max(256, { error: 'must be at most 256 characters' })
   .refine((v) => !CONTROL.test(v), { error: 'must not contain control characters' });
 
+// The date is checked only once the spelling is right, so a value breaks one rule or the other;
+// nothing aborts, so a request's rules that span fields still run beside a bad timestamp.
 export const isoUtcTimestamp = z
   .string({ error: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z' })
-  .regex(ISO_UTC, { error: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z', abort: true })
-  .refine((v) => isRealInstant(v), { error: 'must be a real calendar date and time' });
+  .regex(ISO_UTC, { error: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z' })
+  .refine((v) => !ISO_UTC.test(v) || isRealInstant(v), { error: 'must be a real calendar date and time' });
 
 export const decisionEventSchema = z
   .object({
@@ -101,13 +111,7 @@ export function parseDecisionEvent(
   }
   const parsed = decisionEventSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((issue) => ({
-        field: prefix(issue.path.map(String).join('.')),
-        rule: issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message,
-      })),
-    };
+    return { ok: false, issues: fieldIssuesOf(decisionEventSchema, parsed.error.issues, { at: path, whole: '(event)' }) };
   }
   const size = Buffer.byteLength(canonicalEventJson(parsed.data));
   if (size > MAX_EVENT_BYTES) {

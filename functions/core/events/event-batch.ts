@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { type FieldIssue, ValidationError } from '../errors.ts';
+import { parseRequest, requestObject } from '../request-schema.ts';
 import {
   canonicalEventJson,
   type DecisionEvent,
@@ -6,35 +8,33 @@ import {
   parseDecisionEvent,
 } from './decision-event.ts';
 
+/** The `POST /v1/events` envelope; each event is checked by decisionEventSchema on its own. */
+export const eventBatchSchema = requestObject(
+  {
+    events: z
+      .array(z.unknown(), { error: 'must be an array' })
+      .min(1, { error: (issue) => eventCountRule(issue.input) })
+      .max(MAX_BATCH_EVENTS, { error: (issue) => eventCountRule(issue.input) }),
+  },
+  { unknown: () => 'is not a known field; the only field is events' },
+);
+
+function eventCountRule(events: unknown): string {
+  return `must hold 1 to ${MAX_BATCH_EVENTS} events (has ${Array.isArray(events) ? events.length : 0})`;
+}
+
 /**
  * Validates an ingest request body `{ "events": [...] }` as a whole: one bad event rejects the
  * batch, with a reason for every bad event, so a batch is never half stored. An event repeated
  * with identical content counts once; the same id with different content is an error.
  */
 export function parseEventBatch(body: unknown): DecisionEvent[] {
-  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('events' in body)) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !Object.hasOwn(body, 'events')) {
     throw new ValidationError('The request body must be a JSON object with an "events" array.', [
       { field: 'events', rule: 'is required' },
     ]);
   }
-  const unknown = Object.keys(body).filter((key) => key !== 'events');
-  if (unknown.length > 0) {
-    throw new ValidationError(
-      'The request body is invalid.',
-      unknown.map((field) => ({ field, rule: 'is not a known field; the only field is events' })),
-    );
-  }
-  const events = (body as { events: unknown }).events;
-  if (!Array.isArray(events)) {
-    throw new ValidationError('The request body is invalid.', [
-      { field: 'events', rule: 'must be an array' },
-    ]);
-  }
-  if (events.length === 0 || events.length > MAX_BATCH_EVENTS) {
-    throw new ValidationError('The request body is invalid.', [
-      { field: 'events', rule: `must hold 1 to ${MAX_BATCH_EVENTS} events (has ${events.length})` },
-    ]);
-  }
+  const { events } = parseRequest(eventBatchSchema, body, 'The request body is invalid.');
 
   const issues: FieldIssue[] = [];
   const byId = new Map<string, { index: number; json: string; event: DecisionEvent }>();

@@ -58,6 +58,25 @@ export function sortableInstant(timestamp: string): string {
   return `${timestamp.slice(0, 19)}.${fraction.padEnd(FRACTION_DIGITS, '0')}Z`;
 }
 
+const NS_PER_SECOND = 1_000_000_000n;
+const NS_PER_DAY = 86_400n * NS_PER_SECOND;
+
+/** Nanoseconds from `from` to `to` of a validated range, at full precision (never rounded to ms). */
+export function rangeNanoseconds(range: TimeRange): bigint {
+  return epochNanoseconds(range.to) - epochNanoseconds(range.from);
+}
+
+/** Whether a validated range spans more than `days` whole days: 1 ns more is more. */
+export function isLongerThanDays(range: TimeRange, days: number): boolean {
+  return rangeNanoseconds(range) > BigInt(days) * NS_PER_DAY;
+}
+
+function epochNanoseconds(timestamp: string): bigint {
+  const sortable = sortableInstant(timestamp);
+  const seconds = Date.parse(`${sortable.slice(0, 19)}Z`) / 1000;
+  return BigInt(seconds) * NS_PER_SECOND + BigInt(sortable.slice(20, 20 + FRACTION_DIGITS));
+}
+
 /** The position of an event in export order: (timestamp, id). */
 export function eventSortKey(event: { readonly timestamp: string; readonly id: string }): string {
   return `${sortableInstant(event.timestamp)}#${event.id}`;

@@ -1,5 +1,7 @@
-import { ConflictError, type FieldIssue } from '../errors.ts';
+import { z } from 'zod';
+import { ConflictError } from '../errors.ts';
 import { manifestNameOf } from '../evidence/manifest.ts';
+import { requestObject } from '../request-schema.ts';
 import { artifactFilenameOf } from './export-artifact.ts';
 import type { ExportJob } from './export-job.ts';
 
@@ -89,52 +91,66 @@ export function prefixRuleBroken(prefix: string): string | undefined {
   return undefined;
 }
 
+const BUCKET_RULE = 'must be a bucket name';
+const REGION_RULE = 'must be an AWS region such as us-east-1';
+
+function isRegion(value: string): boolean {
+  // The longest region name today is 14 characters; the bound keeps a request's string short.
+  return value.length <= 32 && REGION.test(value);
+}
+
 /**
- * Checks a request's delivery fields against the allow-list, adding one issue per problem under
- * `fields` (the field names the caller used). Returns the target only when all are good.
+ * A request's `delivery: {s3Bucket, s3Prefix?, s3Region?}` (exports and schedules), the fields
+ * `kt … --s3-bucket --s3-prefix --s3-region` send. With the deployment's allow-list, the bucket
+ * must be on it and a region given must be the bucket's; without one (the CLI, which does not know
+ * it) only the fields' own rules are checked.
  */
-export function checkDeliveryTarget(
-  raw: { readonly bucket: unknown; readonly prefix: unknown; readonly region: unknown },
-  allowList: readonly DeliveryBucket[],
-  fields: { readonly bucket: string; readonly prefix: string; readonly region: string },
-  issues: FieldIssue[],
-): DeliveryTarget | undefined {
-  const before = issues.length;
-  let allowed: DeliveryBucket | undefined;
-  if (typeof raw.bucket !== 'string' || raw.bucket === '') {
-    issues.push({ field: fields.bucket, rule: 'must be a bucket name' });
-  } else {
-    allowed = allowList.find((entry) => entry.bucket === raw.bucket);
-    if (allowed === undefined) {
-      issues.push({ field: fields.bucket, rule: notAllowedRule(raw.bucket) });
-    }
-  }
-  let prefix = '';
-  if (raw.prefix !== undefined) {
-    if (typeof raw.prefix !== 'string') {
-      issues.push({ field: fields.prefix, rule: 'must be a string' });
-    } else {
-      const broken = prefixRuleBroken(raw.prefix);
-      if (broken === undefined) prefix = raw.prefix;
-      else issues.push({ field: fields.prefix, rule: `${JSON.stringify(raw.prefix)} ${broken}` });
-    }
-  }
-  let region: string | undefined;
-  if (raw.region !== undefined) {
-    if (typeof raw.region !== 'string' || !REGION.test(raw.region)) {
-      issues.push({ field: fields.region, rule: 'must be an AWS region such as us-east-1' });
-    } else if (allowed?.region !== undefined && allowed.region !== raw.region) {
-      issues.push({
-        field: fields.region,
-        rule: `is ${raw.region} but bucket ${allowed.bucket} is in ${allowed.region}`,
-      });
-    } else {
-      region = raw.region;
-    }
-  }
-  if (issues.length > before || allowed === undefined) return undefined;
-  region ??= allowed.region;
-  return { bucket: allowed.bucket, prefix, ...(region === undefined ? {} : { region }) };
+export function deliveryRequestSchema(allowList?: readonly DeliveryBucket[]) {
+  return requestObject({
+    // Required, but an absent bucket is refused as a missing name (below) rather than "is required".
+    s3Bucket: z.string({ error: BUCKET_RULE }).regex(BUCKET_NAME, { error: BUCKET_RULE }).optional(),
+    s3Prefix: z
+      .string({ error: 'must be a string' })
+      .superRefine((prefix, ctx) => {
+        const broken = prefixRuleBroken(prefix);
+        if (broken !== undefined) ctx.addIssue(`${JSON.stringify(prefix)} ${broken}`);
+      })
+      .optional(),
+    s3Region: z.string({ error: REGION_RULE }).refine(isRegion, { error: REGION_RULE }).optional(),
+  }).superRefine(
+    (delivery, ctx) => {
+      if (delivery === null || typeof delivery !== 'object') return;
+      const { s3Bucket: bucket, s3Region: region } = delivery as Record<string, unknown>;
+      if (bucket === undefined) ctx.addIssue({ code: 'custom', path: ['s3Bucket'], message: BUCKET_RULE });
+      if (allowList === undefined || typeof bucket !== 'string' || !BUCKET_NAME.test(bucket)) return;
+      const allowed = allowList.find((entry) => entry.bucket === bucket);
+      if (allowed === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['s3Bucket'], message: notAllowedRule(bucket) });
+      } else if (
+        typeof region === 'string' &&
+        isRegion(region) &&
+        allowed.region !== undefined &&
+        allowed.region !== region
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['s3Region'],
+          message: `is ${region} but bucket ${allowed.bucket} is in ${allowed.region}`,
+        });
+      }
+    },
+    // Beside the other fields' issues: every problem of the request is reported at once.
+    { when: () => true },
+  );
+}
+
+export type DeliveryRequest = z.output<ReturnType<typeof deliveryRequestSchema>>;
+
+/** The target of a delivery request checked against `allowList`; the region defaults to the bucket's. */
+export function deliveryTargetOf(request: DeliveryRequest, allowList: readonly DeliveryBucket[]): DeliveryTarget {
+  const allowed = allowedBucketOf(allowList, request.s3Bucket ?? '');
+  const region = request.s3Region ?? allowed.region;
+  return { bucket: allowed.bucket, prefix: request.s3Prefix ?? '', ...(region === undefined ? {} : { region }) };
 }
 
 function notAllowedRule(bucket: string): string {

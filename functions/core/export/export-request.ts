@@ -1,11 +1,19 @@
+import { z } from 'zod';
 import type { Principal } from '../auth/token-record.ts';
 import { type FieldIssue, ForbiddenError, ValidationError } from '../errors.ts';
-import { decisionEventSchema, instantOf } from '../events/decision-event.ts';
-import { parseTimeRange, type TimeRange } from '../events/time-range.ts';
-import { checkDeliveryTarget, type DeliveryBucket, type DeliveryTarget } from './delivery.ts';
+import { decisionEventSchema, isoUtcTimestamp } from '../events/decision-event.ts';
+import { isLongerThanDays, sortableInstant, type TimeRange } from '../events/time-range.ts';
+import { checkRequest, requestObject } from '../request-schema.ts';
+import { type DeliveryBucket, type DeliveryTarget, deliveryRequestSchema, deliveryTargetOf } from './delivery.ts';
 import { isExportFormat } from './encoders.ts';
 import { DOCUMENTED_FORMATS, EXPORT_FORMATS, type ExportFilters, type ExportFormat } from './export-metadata.ts';
 import { isReportPageSize, REPORT_PAGE_SIZES, type ReportPageSize } from './report/page-size.ts';
+
+/**
+ * The `POST /v1/exports` body, as the API checks it and as `kt export create` checks its flags
+ * before it sends them (one schema, so the two cannot disagree). What only the deployment knows
+ * (the longest range, the delivery allow-list) and the caller's team are checked by the API alone.
+ */
 
 /** A validated `POST /v1/exports` body, with the caller's team restriction already applied. */
 export interface ExportRequest {
@@ -23,17 +31,26 @@ export interface ExportRequest {
 export interface ExportRequestOptions {
   /** The deployment's allow-list of delivery buckets. @default - none: no delivery is allowed */
   readonly deliveryBuckets?: readonly DeliveryBucket[];
+  /**
+   * The longest range one export may cover, in days (the deployment's `maxRangeDays`).
+   * @default DEFAULT_MAX_RANGE_DAYS
+   */
+  readonly maxRangeDays?: number;
+}
+
+/** The rules a deployment sets; the CLI, which does not know them, leaves them to the API. */
+export interface DeploymentRules {
+  readonly maxRangeDays: number;
+  readonly deliveryBuckets: readonly DeliveryBucket[];
 }
 
 // One year, with room for a leap day: enough for an annual audit period, and a bound on how long
 // one job may hold a Step Functions execution and how big one artifact may grow.
-export const MAX_RANGE_DAYS = 366;
+export const DEFAULT_MAX_RANGE_DAYS = 366;
+/** The default longest range; a deployment may set another (`maxRangeDays`). */
+export const MAX_RANGE_DAYS = DEFAULT_MAX_RANGE_DAYS;
 export const MAX_TITLE_CHARS = 200;
 
-const DAY_MS = 86_400_000;
-const FIELDS = ['from', 'to', 'format', 'title', 'filters', 'delivery', 'pageSize'] as const;
-const FILTER_FIELDS = ['team', 'policy'] as const;
-const DELIVERY_FIELDS = ['s3Bucket', 's3Prefix', 's3Region'] as const;
 // The title reaches terminals, CSV-adjacent metadata and the PDF cover: C1 controls include CSI,
 // which a terminal would act on just like ESC.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -41,6 +58,104 @@ const TITLE_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // With the u flag a paired surrogate is one code point, so this matches only unpaired halves,
 // which no encoder can write as UTF-8.
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
+const FORMAT_RULE = `must be one of ${DOCUMENTED_FORMATS.join(', ')}`;
+
+/** `format`: one this build writes; a documented one it cannot write yet says so. */
+export const exportFormatSchema = z.enum(EXPORT_FORMATS, {
+  error: (issue) =>
+    typeof issue.input === 'string' && (DOCUMENTED_FORMATS as readonly string[]).includes(issue.input)
+      ? `${issue.input} is not yet supported; use one of ${EXPORT_FORMATS.join(', ')}`
+      : FORMAT_RULE,
+});
+
+/** `title`: shown on the PDF cover and in the manifest, so plain text of at most 200 characters. */
+export const exportTitleSchema = z
+  .string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  // Counted in code points, as a reader counts characters: an emoji is one, not two.
+  .refine((title) => title.length <= MAX_TITLE_CHARS || [...title].length <= MAX_TITLE_CHARS, {
+    error: `must be at most ${MAX_TITLE_CHARS} characters`,
+  })
+  .refine((title) => !TITLE_CONTROL.test(title), { error: 'must not contain control characters' })
+  .refine((title) => !LONE_SURROGATE.test(title), { error: 'must be valid Unicode text' });
+
+/**
+ * `filters: {team?, policy?}`. Each obeys the rules the events' own fields do (at most 256
+ * characters), so a filter can match any value an event may store.
+ */
+export const exportFiltersSchema = requestObject(
+  {
+    team: decisionEventSchema.shape.team.optional(),
+    policy: decisionEventSchema.shape.policy.optional(),
+  },
+  { unknown: (allowed) => `is not a known filter; allowed filters are ${allowed}` },
+);
+
+/**
+ * The body's schema. With the deployment's rules it is the API's; without them (the CLI) the range
+ * may be of any length and any bucket well named, since only the deployment knows its limits.
+ */
+export function exportRequestSchema(deployment?: DeploymentRules): ExportRequestSchema {
+  if (deployment === undefined) {
+    cliSchema ??= buildSchema(undefined);
+    return cliSchema;
+  }
+  // Built once per setting: a deployment's rules do not change while it runs.
+  let byDays = deploymentSchemas.get(deployment.deliveryBuckets);
+  if (byDays === undefined) {
+    byDays = new Map();
+    deploymentSchemas.set(deployment.deliveryBuckets, byDays);
+  }
+  let schema = byDays.get(deployment.maxRangeDays);
+  if (schema === undefined) {
+    schema = buildSchema(deployment);
+    byDays.set(deployment.maxRangeDays, schema);
+  }
+  return schema;
+}
+
+type ExportRequestSchema = ReturnType<typeof buildSchema>;
+let cliSchema: ExportRequestSchema | undefined;
+const deploymentSchemas = new WeakMap<readonly DeliveryBucket[], Map<number, ExportRequestSchema>>();
+const NO_BUCKETS: readonly DeliveryBucket[] = [];
+
+function buildSchema(deployment: DeploymentRules | undefined) {
+  return requestObject({
+    from: isoUtcTimestamp,
+    to: isoUtcTimestamp,
+    format: exportFormatSchema,
+    title: exportTitleSchema.optional(),
+    filters: exportFiltersSchema.optional(),
+    delivery: deliveryRequestSchema(deployment?.deliveryBuckets).optional(),
+    pageSize: z.enum(REPORT_PAGE_SIZES, { error: `must be one of ${REPORT_PAGE_SIZES.join(', ')}` }).optional(),
+  }).superRefine(
+    (body, ctx) => {
+      if (body === null || typeof body !== 'object') return;
+      const { from, to, format, pageSize } = body as Record<string, unknown>;
+      const range = validRange(from, to);
+      if (range !== undefined && sortableInstant(range.from) > sortableInstant(range.to)) {
+        ctx.addIssue({ code: 'custom', path: ['from'], message: 'must not be later than to' });
+      } else if (range !== undefined && deployment !== undefined && isLongerThanDays(range, deployment.maxRangeDays)) {
+        const message = `must be at most ${deployment.maxRangeDays} days after from`;
+        ctx.addIssue({ code: 'custom', path: ['to'], message });
+      }
+      // Paper size is a property of the PDF report; on another format it would silently mean nothing.
+      if (isReportPageSize(pageSize) && isExportFormat(format) && format !== 'pdf') {
+        ctx.addIssue({ code: 'custom', path: ['pageSize'], message: 'applies to the pdf format only' });
+      }
+    },
+    // Beside the fields' own issues: every problem of the body is reported at once.
+    { when: () => true },
+  );
+}
+
+export type ExportRequestBody = z.output<ExportRequestSchema>;
+
+/** The body's issues, each naming its field and rule; empty when it is valid. */
+export function exportRequestIssues(body: unknown, deployment?: DeploymentRules): FieldIssue[] {
+  const checked = checkRequest(exportRequestSchema(deployment), body);
+  return checked.ok ? [] : checked.issues;
+}
 
 /**
  * Validates an untrusted request body for the principal making it. Every problem in the body is
@@ -52,55 +167,40 @@ export function parseExportRequest(
   principal: Principal,
   options: ExportRequestOptions = {},
 ): ExportRequest {
-  if (!isPlainObject(body)) {
-    throw new ValidationError('The export request is invalid.', [
-      { field: '(body)', rule: 'must be a JSON object' },
-    ]);
-  }
-  const issues: FieldIssue[] = [];
-
-  const range = parseRange(own(body, 'from'), own(body, 'to'), issues);
-  const rawFormat = own(body, 'format');
-  const format = parseFormat(rawFormat, issues);
-  const title = parseTitle(own(body, 'title'), issues);
-  const filters = parseFilters(own(body, 'filters'), issues);
-  const rawDelivery = own(body, 'delivery');
-  const delivery = parseDelivery(rawDelivery, options.deliveryBuckets ?? [], issues);
-  const pageSize = parsePageSize(own(body, 'pageSize'), format, issues);
-  for (const key of Object.keys(body)) {
-    if (!(FIELDS as readonly string[]).includes(key)) {
-      issues.push({ field: key, rule: `is not a known field; allowed fields are ${FIELDS.join(', ')}` });
-    }
-  }
-
-  if (issues.length > 0 || range === undefined || format === undefined || filters === undefined) {
-    throw new ValidationError(summary(issues, rawFormat), issues);
-  }
+  const deployment: DeploymentRules = {
+    maxRangeDays: options.maxRangeDays ?? DEFAULT_MAX_RANGE_DAYS,
+    deliveryBuckets: options.deliveryBuckets ?? NO_BUCKETS,
+  };
+  const checked = checkRequest(exportRequestSchema(deployment), body);
+  if (!checked.ok) throw new ValidationError(summary(checked.issues, formatOf(body)), checked.issues);
+  const value = checked.value;
   return {
-    range,
-    format,
-    ...(title === undefined ? {} : { title }),
-    filters: restrictToTeam(filters, principal),
-    ...(delivery === undefined ? {} : { delivery }),
-    ...(pageSize === undefined ? {} : { pageSize }),
+    range: { from: value.from, to: value.to },
+    format: value.format,
+    ...(value.title === undefined ? {} : { title: value.title }),
+    filters: restrictToTeam(filtersOf(value.filters), principal),
+    ...(value.delivery === undefined
+      ? {}
+      : { delivery: deliveryTargetOf(value.delivery, deployment.deliveryBuckets) }),
+    ...(value.pageSize === undefined ? {} : { pageSize: value.pageSize }),
   };
 }
 
-/** Paper size is a property of the PDF report; on another format it would silently mean nothing. */
-function parsePageSize(pageSize: unknown, format: ExportFormat | undefined, issues: FieldIssue[]): ReportPageSize | undefined {
-  if (pageSize === undefined) return undefined;
-  if (!isReportPageSize(pageSize)) {
-    issues.push({ field: 'pageSize', rule: `must be one of ${REPORT_PAGE_SIZES.join(', ')}` });
-    return undefined;
-  }
-  if (format !== undefined && format !== 'pdf') {
-    issues.push({ field: 'pageSize', rule: 'applies to the pdf format only' });
-    return undefined;
-  }
-  return pageSize;
+/** Validated filters without absent members. */
+export function filtersOf(
+  filters: { readonly team?: string; readonly policy?: string } | undefined,
+): ExportFilters {
+  return {
+    ...(filters?.team === undefined ? {} : { team: filters.team }),
+    ...(filters?.policy === undefined ? {} : { policy: filters.policy }),
+  };
 }
 
-function restrictToTeam(filters: ExportFilters, principal: Principal): ExportFilters {
+/**
+ * A team-restricted token exports its team's events only: an unfiltered request is narrowed to
+ * the team, and one filtered to another team is refused.
+ */
+export function restrictToTeam(filters: ExportFilters, principal: Principal): ExportFilters {
   if (principal.team === undefined) return filters;
   if (filters.team === undefined) return { ...filters, team: principal.team };
   if (filters.team !== principal.team) {
@@ -111,106 +211,16 @@ function restrictToTeam(filters: ExportFilters, principal: Principal): ExportFil
   return filters;
 }
 
-function parseRange(from: unknown, to: unknown, issues: FieldIssue[]): TimeRange | undefined {
-  let range: TimeRange;
-  try {
-    range = parseTimeRange(from, to);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    issues.push(...error.issues);
-    return undefined;
-  }
-  if (instantOf(range.to) - instantOf(range.from) > MAX_RANGE_DAYS * DAY_MS) {
-    issues.push({ field: 'to', rule: `must be at most ${MAX_RANGE_DAYS} days after from` });
-    return undefined;
-  }
-  return range;
+function validRange(from: unknown, to: unknown): TimeRange | undefined {
+  const f = isoUtcTimestamp.safeParse(from);
+  const t = isoUtcTimestamp.safeParse(to);
+  return f.success && t.success ? { from: f.data, to: t.data } : undefined;
 }
 
-function parseFormat(format: unknown, issues: FieldIssue[]): ExportFormat | undefined {
-  if (isExportFormat(format)) return format;
-  if (format === undefined) {
-    issues.push({ field: 'format', rule: 'is required' });
-  } else if (typeof format === 'string' && (DOCUMENTED_FORMATS as readonly string[]).includes(format)) {
-    issues.push({
-      field: 'format',
-      rule: `${format} is not yet supported; use one of ${EXPORT_FORMATS.join(', ')}`,
-    });
-  } else {
-    issues.push({ field: 'format', rule: `must be one of ${DOCUMENTED_FORMATS.join(', ')}` });
-  }
-  return undefined;
-}
-
-function parseTitle(title: unknown, issues: FieldIssue[]): string | undefined {
-  if (title === undefined) return undefined;
-  const before = issues.length;
-  if (typeof title !== 'string') {
-    issues.push({ field: 'title', rule: 'must be a string' });
-    return undefined;
-  }
-  if (title.length === 0) issues.push({ field: 'title', rule: 'must not be empty' });
-  // Counted in code points, as a reader counts characters: an emoji is one, not two.
-  if ([...title].length > MAX_TITLE_CHARS) {
-    issues.push({ field: 'title', rule: `must be at most ${MAX_TITLE_CHARS} characters` });
-  }
-  if (TITLE_CONTROL.test(title)) issues.push({ field: 'title', rule: 'must not contain control characters' });
-  if (LONE_SURROGATE.test(title)) issues.push({ field: 'title', rule: 'must be valid Unicode text' });
-  return issues.length === before ? title : undefined;
-}
-
-function parseFilters(filters: unknown, issues: FieldIssue[]): ExportFilters | undefined {
-  if (filters === undefined) return {};
-  if (!isPlainObject(filters)) {
-    issues.push({ field: 'filters', rule: 'must be a JSON object' });
-    return undefined;
-  }
-  const before = issues.length;
-  const parsed: { team?: string; policy?: string } = {};
-  for (const name of FILTER_FIELDS) {
-    const value = own(filters, name);
-    if (value === undefined) continue;
-    // The same rules the events themselves obey, so a filter can match any storable value.
-    const result = decisionEventSchema.shape[name].safeParse(value);
-    if (result.success) parsed[name] = result.data;
-    else issues.push({ field: `filters.${name}`, rule: result.error.issues[0]!.message });
-  }
-  for (const key of Object.keys(filters)) {
-    if (!(FILTER_FIELDS as readonly string[]).includes(key)) {
-      issues.push({
-        field: `filters.${key}`,
-        rule: `is not a known filter; allowed filters are ${FILTER_FIELDS.join(', ')}`,
-      });
-    }
-  }
-  return issues.length === before ? parsed : undefined;
-}
-
-/** `delivery: {s3Bucket, s3Prefix?, s3Region?}`, the fields `kt export create --s3-…` sends. */
-function parseDelivery(
-  delivery: unknown,
-  allowList: readonly DeliveryBucket[],
-  issues: FieldIssue[],
-): DeliveryTarget | undefined {
-  if (delivery === undefined) return undefined;
-  if (!isPlainObject(delivery)) {
-    issues.push({ field: 'delivery', rule: 'must be a JSON object' });
-    return undefined;
-  }
-  for (const key of Object.keys(delivery)) {
-    if (!(DELIVERY_FIELDS as readonly string[]).includes(key)) {
-      issues.push({
-        field: `delivery.${key}`,
-        rule: `is not a known field; allowed fields are ${DELIVERY_FIELDS.join(', ')}`,
-      });
-    }
-  }
-  return checkDeliveryTarget(
-    { bucket: own(delivery, 's3Bucket'), prefix: own(delivery, 's3Prefix'), region: own(delivery, 's3Region') },
-    allowList,
-    { bucket: 'delivery.s3Bucket', prefix: 'delivery.s3Prefix', region: 'delivery.s3Region' },
-    issues,
-  );
+function formatOf(body: unknown): unknown {
+  return body !== null && typeof body === 'object' && Object.hasOwn(body, 'format')
+    ? (body as Record<string, unknown>).format
+    : undefined;
 }
 
 function summary(issues: readonly FieldIssue[], format: unknown): string {
@@ -225,13 +235,4 @@ function summary(issues: readonly FieldIssue[], format: unknown): string {
     return `${only.field.slice('delivery.'.length)} ${only.rule}.`;
   }
   return 'The export request is invalid.';
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-// Only the body's own members count: an inherited `from` (or a `__proto__` key) must not be read.
-function own(object: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(object, key) ? object[key] : undefined;
 }

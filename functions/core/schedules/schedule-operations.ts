@@ -1,17 +1,20 @@
 import type { Principal } from '../auth/token-record.ts';
 import { requireScope } from '../auth/tokens.ts';
-import { ConflictError, DependencyError, NotFoundError, ValidationError } from '../errors.ts';
-import { isoUtcTimestamp } from '../events/decision-event.ts';
+import { ConflictError, DependencyError, NotFoundError } from '../errors.ts';
 import type { DeliveryBucket } from '../export/delivery.ts';
 import { type ExportJob, newExportJob } from '../export/export-job.ts';
+import { claimRunningSlot, type RunningExportLimit } from '../export/export-limits.ts';
 import { parseExportRequest } from '../export/export-request.ts';
 import type { AuditLog, ExportJobStore, Revisioned, ScheduleStore, ScheduleTrigger, WorkflowStarter } from '../ports.ts';
 import {
   canSeeSchedule,
   DEFAULT_MAX_SCHEDULES,
   type ExportSchedule,
+  parseRunRequest,
+  parseScheduleListQuery,
   parseScheduleRequest,
   recordRun,
+  SCHEDULE_NAME,
   type ScheduleView,
   scheduleView,
   setState,
@@ -32,6 +35,14 @@ export interface ScheduleOperationDeps {
   readonly minIntervalMinutes?: number;
   /** @default - none: schedules that deliver are refused */
   readonly deliveryBuckets?: readonly DeliveryBucket[];
+  /** The longest window, as the longest export range (`maxRangeDays`). @default DEFAULT_MAX_RANGE_DAYS */
+  readonly maxRangeDays?: number;
+  /**
+   * The limit on exports one principal may have queued or running: it holds for runs a caller
+   * starts (`run`), not for those the scheduler fires, which the schedule limit bounds already.
+   * @default - no limit
+   */
+  readonly runningExports?: RunningExportLimit;
 }
 
 /** The actor of runs the scheduler fires (audit entries, the job's createdBy). */
@@ -48,11 +59,18 @@ export async function createSchedule(
   const schedule = parseScheduleRequest(body, principal, now, {
     ...(deps.minIntervalMinutes === undefined ? {} : { minIntervalMinutes: deps.minIntervalMinutes }),
     ...(deps.deliveryBuckets === undefined ? {} : { deliveryBuckets: deps.deliveryBuckets }),
+    ...(deps.maxRangeDays === undefined ? {} : { maxRangeDays: deps.maxRangeDays }),
   });
   const max = deps.maxSchedules ?? DEFAULT_MAX_SCHEDULES;
-  if ((await deps.schedules.countSchedules()) >= max) {
+  // A 409, not a 429: the limit does not pass with time, only a delete makes room. Count, then
+  // create: creates racing for the last place may each pass the count, so the deployment can hold
+  // one more per concurrent create; schedules are made by people, a few a day, and each costs at
+  // most one run per hour (the minimum interval), so the bound is the number of such races.
+  const count = await deps.schedules.countSchedules();
+  if (count >= max) {
     throw new ConflictError(
-      `This deployment already has ${max} schedules, its limit; delete one (kt export schedule delete --name <name>) before adding another.`,
+      `This deployment already has ${count} schedules and allows at most ${max} (MAX_SCHEDULES); ` +
+        'delete one (kt export schedule delete --name <name>) before adding another.',
     );
   }
   try {
@@ -92,8 +110,10 @@ export async function createSchedule(
 export async function listSchedules(
   deps: ScheduleOperationDeps,
   principal: Principal,
+  query: Readonly<Record<string, string | undefined>> = {},
 ): Promise<{ readonly schedules: readonly ScheduleView[] }> {
   requireScope(principal, 'exports:read');
+  parseScheduleListQuery(query);
   const now = deps.now();
   const visible = (await deps.schedules.listSchedules()).filter((s) => canSeeSchedule(principal, s));
   return { schedules: await Promise.all(visible.map((schedule) => viewWithRun(deps, schedule, now))) };
@@ -164,9 +184,9 @@ export async function runScheduleNow(
 ): Promise<ScheduleRunResult> {
   requireScope(principal, 'schedules:write');
   const now = deps.now();
-  const at = parseRunTime(body, now);
+  const at = parseRunRequest(body, now);
   const { value } = await visibleSchedule(deps, name, principal);
-  return runSchedule(deps, value, at, principal.tokenId);
+  return runSchedule(deps, value, at, principal.tokenId, deps.runningExports);
 }
 
 /**
@@ -194,12 +214,14 @@ async function runSchedule(
   schedule: ExportSchedule,
   at: Date,
   actor: string,
+  limit?: RunningExportLimit,
 ): Promise<ScheduleRunResult> {
   const id = scheduledExportId(schedule.name, at, schedule.createdAt);
   const existing = await deps.jobs.getJob(id);
   if (existing !== undefined) return resumeRun(deps, existing.value);
 
-  const range = runRange(at, parseWindow(schedule.window).ms);
+  // The stored window as it is: the export request's checks below hold it to today's longest range.
+  const range = runRange(at, parseWindow(schedule.window, Number.POSITIVE_INFINITY).ms);
   const delivery = schedule.delivery;
   // The export request's own checks, so a run is held to the rules of today (the allow-list may
   // have changed since the schedule was made).
@@ -220,20 +242,27 @@ async function runSchedule(
           }),
     },
     { tokenId: actor, name: `schedule ${schedule.name}`, scopes: [] },
-    deps.deliveryBuckets === undefined ? {} : { deliveryBuckets: deps.deliveryBuckets },
+    {
+      ...(deps.deliveryBuckets === undefined ? {} : { deliveryBuckets: deps.deliveryBuckets }),
+      ...(deps.maxRangeDays === undefined ? {} : { maxRangeDays: deps.maxRangeDays }),
+    },
   );
   const now = deps.now();
   const job: ExportJob = {
     ...newExportJob(request, { tokenId: actor, name: actor, scopes: [] }, now, id),
     schedule: schedule.name,
   };
+  // After the request's checks, before anything is written: a refused run (429) leaves nothing.
+  if (limit !== undefined) await claimRunningSlot(limit, deps.jobs, actor, id, now);
   try {
     await deps.jobs.createJob(job);
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
-    // Another fire of the same T stored it between our read and our write.
+    // Another fire of the same T stored it between our read and our write: it is that run.
     const raced = await deps.jobs.getJob(id);
     if (raced === undefined) throw error;
+    // Its creator's slot is the one its end frees (ours too when we are its creator).
+    if (limit !== undefined && raced.value.createdBy !== actor) await limit.slots.releaseSlot(actor, id);
     return resumeRun(deps, raced.value);
   }
   await deps.audit.append({
@@ -293,33 +322,12 @@ async function noteRun(
   }
 }
 
-function parseRunTime(body: unknown, now: Date): Date {
-  const raw =
-    body !== null && typeof body === 'object' && !Array.isArray(body)
-      ? (body as Record<string, unknown>).at
-      : undefined;
-  const invalid = (rule: string) => new ValidationError(`The run time ${rule}.`, [{ field: 'at', rule }]);
-  if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
-    throw new ValidationError('The run request is invalid.', [{ field: '(body)', rule: 'must be a JSON object' }]);
-  }
-  if (raw === undefined) return new Date(Math.floor(now.getTime() / 1000) * 1000);
-  const parsed = isoUtcTimestamp.safeParse(raw);
-  if (!parsed.success) throw invalid(parsed.error.issues[0]!.message);
-  const fraction = /\.(\d+)Z$/.exec(parsed.data)?.[1] ?? '';
-  if (/[1-9]/.test(fraction)) throw invalid('must be a whole second, as scheduled times are');
-  const at = new Date(Date.parse(parsed.data));
-  if (at.getTime() > now.getTime()) {
-    throw invalid('must not be in the future: that window is not over yet');
-  }
-  return at;
-}
-
 async function visibleSchedule(
   deps: ScheduleOperationDeps,
   name: string,
   principal: Principal,
 ): Promise<Revisioned<ExportSchedule>> {
-  const found = /^[0-9A-Za-z_.-]{1,64}$/.test(name) ? await deps.schedules.getSchedule(name) : undefined;
+  const found = SCHEDULE_NAME.test(name) ? await deps.schedules.getSchedule(name) : undefined;
   // Another team's schedule reads as missing, so names of other teams' schedules leak nothing.
   if (found === undefined || !canSeeSchedule(principal, found.value)) throw new NotFoundError('Schedule', name);
   return found;

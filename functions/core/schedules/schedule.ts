@@ -1,11 +1,34 @@
+import { z } from 'zod';
 import type { Principal } from '../auth/token-record.ts';
-import { type FieldIssue, ForbiddenError, ValidationError } from '../errors.ts';
-import { type DeliveryBucket, type DeliveryTarget, deliveryLocation } from '../export/delivery.ts';
+import { type FieldIssue, ValidationError } from '../errors.ts';
+import { isoUtcTimestamp } from '../events/decision-event.ts';
+import {
+  type DeliveryBucket,
+  type DeliveryTarget,
+  deliveryLocation,
+  deliveryRequestSchema,
+  deliveryTargetOf,
+} from '../export/delivery.ts';
 import type { ExportFilters, ExportFormat } from '../export/export-metadata.ts';
-import { parseExportRequest } from '../export/export-request.ts';
-import { nextRuns, parseScheduleExpression } from './cron.ts';
+import {
+  DEFAULT_MAX_RANGE_DAYS,
+  type DeploymentRules,
+  exportFiltersSchema,
+  exportFormatSchema,
+  exportTitleSchema,
+  filtersOf,
+  restrictToTeam,
+} from '../export/export-request.ts';
+import { checkRequest, NAME, parseQuery, parseRequest, queryObject, requestObject } from '../request-schema.ts';
+import {
+  DEFAULT_MIN_INTERVAL_MINUTES,
+  type ExpressionOptions,
+  nextRuns,
+  parseScheduleExpression,
+  type ScheduleExpression,
+} from './cron.ts';
 import { describeSchedule } from './describe.ts';
-import { describeWindow, parseWindow, runRange } from './window.ts';
+import { describeWindow, parseWindow, WINDOW_RULE, windowMs, windowTooLongRule } from './window.ts';
 
 /**
  * A recurring export: a cron expression in a time zone, and the rolling window each run exports
@@ -19,6 +42,8 @@ export type ScheduleState = (typeof SCHEDULE_STATES)[number];
 
 /** At most this many schedules per deployment unless configured otherwise. */
 export const DEFAULT_MAX_SCHEDULES = 100;
+
+const DAY_MS = 86_400_000;
 
 export interface ScheduleRun {
   /** The scheduled time T the run exported the window before. */
@@ -83,17 +108,87 @@ export interface ScheduleRules {
   readonly minIntervalMinutes?: number;
   /** The deployment's delivery allow-list. @default - none: delivery is refused */
   readonly deliveryBuckets?: readonly DeliveryBucket[];
+  /** The longest window (the deployment's longest export range), in days. @default DEFAULT_MAX_RANGE_DAYS */
+  readonly maxRangeDays?: number;
 }
 
-const FIELDS = ['name', 'cron', 'timezone', 'window', 'format', 'title', 'filters', 'delivery'] as const;
-// EventBridge Scheduler's own rule for schedule names, which ours become.
-const NAME = /^[0-9A-Za-z_.-]{1,64}$/;
+/** The rules a deployment sets for schedules; the CLI, which does not know them, leaves them to the API. */
+export interface ScheduleDeploymentRules extends DeploymentRules {
+  readonly minIntervalMinutes: number;
+}
+
+/** EventBridge Scheduler's own rule for schedule names, which ours become. */
+export const SCHEDULE_NAME = NAME;
+export const SCHEDULE_NAME_RULE = 'must be 1 to 64 letters, digits, _ . or -';
+const CRON_RULE = 'must be a cron expression such as "0 2 * * MON"';
+// EventBridge Scheduler's limit on a schedule expression.
+const MAX_CRON_CHARS = 256;
+const TIMEZONE_RULE = 'must be an IANA time zone such as UTC or Europe/Berlin';
+
+/** `name`: a schedule's name, as in paths (`/v1/export-schedules/{name}`) and in EventBridge. */
+export const scheduleNameSchema = z
+  .string({ error: SCHEDULE_NAME_RULE })
+  .regex(SCHEDULE_NAME, { error: SCHEDULE_NAME_RULE });
+
+/** `timezone`: an IANA time zone name (Europe/Berlin); UTC when absent. */
+export const timezoneSchema = z.string({ error: TIMEZONE_RULE }).refine(isTimezone, { error: TIMEZONE_RULE });
 
 /**
- * Validates a `POST /v1/export-schedules` body. The export settings are checked by the export
- * request's own rules (one window's worth of range stands in for the runs'), so a schedule is
- * accepted only if every run it makes would be; a team-restricted token's team is applied as
- * its filter, as for exports.
+ * The `POST /v1/export-schedules` body. The export settings obey the export request's own rules,
+ * so a schedule is accepted only if every run it makes would be. With the deployment's rules it is
+ * the API's schema; without them (the CLI) a cron expression may fire at any interval, a window be
+ * of any length and a bucket be any well-named one. `now` is when upcoming runs are counted from.
+ */
+export function scheduleRequestSchema(now: Date, deployment?: ScheduleDeploymentRules) {
+  return requestObject({
+    name: scheduleNameSchema,
+    cron: z
+      .string({ error: CRON_RULE })
+      .max(MAX_CRON_CHARS, { error: `must be at most ${MAX_CRON_CHARS} characters` }),
+    timezone: timezoneSchema.optional(),
+    window: z
+      .string({ error: WINDOW_RULE })
+      .refine((text) => windowMs(text) !== undefined, { error: WINDOW_RULE }),
+    format: exportFormatSchema,
+    title: exportTitleSchema.optional(),
+    filters: exportFiltersSchema.optional(),
+    delivery: deliveryRequestSchema(deployment?.deliveryBuckets).optional(),
+  }).superRefine(
+    (body, ctx) => {
+      if (body === null || typeof body !== 'object') return;
+      const { cron, timezone, window } = body as Record<string, unknown>;
+      if (typeof cron === 'string' && cron.length <= MAX_CRON_CHARS) {
+        const { issues } = checkExpression(cron, {
+          // Fired often, a schedule costs the deployment; only the deployment says how often is too often.
+          minIntervalMinutes: deployment?.minIntervalMinutes ?? 0,
+          timezone: typeof timezone === 'string' && isTimezone(timezone) ? timezone : 'UTC',
+          now,
+        });
+        for (const issue of issues) ctx.addIssue({ code: 'custom', path: ['cron'], message: issue.rule });
+      }
+      const ms = typeof window === 'string' ? windowMs(window) : undefined;
+      if (ms !== undefined && deployment !== undefined && ms > deployment.maxRangeDays * DAY_MS) {
+        ctx.addIssue({ code: 'custom', path: ['window'], message: windowTooLongRule(deployment.maxRangeDays) });
+      }
+    },
+    // Beside the fields' own issues: every problem of the body is reported at once.
+    { when: () => true },
+  );
+}
+
+/** The body's issues, each naming its field and rule; empty when it is valid. */
+export function scheduleRequestIssues(
+  body: unknown,
+  now: Date,
+  deployment?: ScheduleDeploymentRules,
+): FieldIssue[] {
+  const checked = checkRequest(scheduleRequestSchema(now, deployment), body);
+  return checked.ok ? [] : checked.issues;
+}
+
+/**
+ * Validates a `POST /v1/export-schedules` body. A team-restricted token's team is applied as its
+ * filter, as for exports; only a body that is otherwise valid is refused with a ForbiddenError.
  */
 export function parseScheduleRequest(
   body: unknown,
@@ -101,80 +196,35 @@ export function parseScheduleRequest(
   now: Date,
   rules: ScheduleRules = {},
 ): ExportSchedule {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ValidationError('The schedule is invalid.', [{ field: '(body)', rule: 'must be a JSON object' }]);
-  }
-  const record = body as Record<string, unknown>;
-  const own = (key: string) => (Object.hasOwn(record, key) ? record[key] : undefined);
-  const issues: FieldIssue[] = [];
-  const collect = <T>(parse: () => T): T | undefined => {
-    try {
-      return parse();
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      issues.push(...error.issues);
-      return undefined;
-    }
+  const deployment: ScheduleDeploymentRules = {
+    minIntervalMinutes: rules.minIntervalMinutes ?? DEFAULT_MIN_INTERVAL_MINUTES,
+    maxRangeDays: rules.maxRangeDays ?? DEFAULT_MAX_RANGE_DAYS,
+    deliveryBuckets: rules.deliveryBuckets ?? [],
   };
-
-  const name = own('name');
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    issues.push({
-      field: 'name',
-      rule: name === undefined ? 'is required' : 'must be 1 to 64 letters, digits, _ . or -',
-    });
-  }
-  const timezone = collect(() => parseTimezone(own('timezone')));
-  const expression = collect(() =>
-    parseScheduleExpression(own('cron'), {
-      ...(rules.minIntervalMinutes === undefined ? {} : { minIntervalMinutes: rules.minIntervalMinutes }),
-      timezone: timezone ?? 'UTC',
-      now,
-    }),
+  const value = parseRequest(scheduleRequestSchema(now, deployment), body, (issues) =>
+    issues.length === 1 ? `The schedule's ${issues[0]!.field} ${issues[0]!.rule}.` : 'The schedule is invalid.',
   );
-  const window = collect(() => parseWindow(own('window')));
-  for (const key of Object.keys(record)) {
-    if (!(FIELDS as readonly string[]).includes(key)) {
-      issues.push({ field: key, rule: `is not a known field; allowed fields are ${FIELDS.join(', ')}` });
-    }
-  }
-  // The export settings, checked as a run would be; only the range is ours, and valid.
-  const range = runRange(new Date(Math.floor(now.getTime() / 1000) * 1000), window?.ms ?? 3_600_000);
-  let request: ReturnType<typeof parseExportRequest> | undefined;
-  let forbidden: ForbiddenError | undefined;
-  try {
-    request = parseExportRequest(
-      {
-        ...range,
-        ...Object.fromEntries(['format', 'title', 'filters', 'delivery'].map((key) => [key, own(key)])),
-      },
-      principal,
-      rules.deliveryBuckets === undefined ? {} : { deliveryBuckets: rules.deliveryBuckets },
-    );
-  } catch (error) {
-    if (error instanceof ValidationError) issues.push(...error.issues);
-    else if (error instanceof ForbiddenError) forbidden = error;
-    else throw error;
-  }
-  // As for exports: a body is refused as forbidden only once nothing else is wrong with it.
-  if (forbidden !== undefined && issues.length === 0) throw forbidden;
-  if (issues.length > 0 || request === undefined || expression === undefined || window === undefined) {
-    throw new ValidationError(
-      issues.length === 1 ? `The schedule's ${issues[0]!.field} ${issues[0]!.rule}.` : 'The schedule is invalid.',
-      issues,
-    );
-  }
+  const timezone = value.timezone ?? 'UTC';
+  const { expression } = checkExpression(value.cron, {
+    minIntervalMinutes: deployment.minIntervalMinutes,
+    timezone,
+    now,
+  });
+  if (expression === undefined) throw new Error('a valid schedule has a valid cron expression');
+  const window = parseWindow(value.window, deployment.maxRangeDays);
   const at = now.toISOString();
   return {
-    name: name as string,
+    name: value.name,
     cron: expression.source,
     expression: expression.aws,
-    timezone: timezone ?? 'UTC',
+    timezone,
     window: window.text,
-    format: request.format,
-    ...(request.title === undefined ? {} : { title: request.title }),
-    filters: request.filters,
-    ...(request.delivery === undefined ? {} : { delivery: request.delivery }),
+    format: value.format,
+    ...(value.title === undefined ? {} : { title: value.title }),
+    filters: restrictToTeam(filtersOf(value.filters), principal),
+    ...(value.delivery === undefined
+      ? {}
+      : { delivery: deliveryTargetOf(value.delivery, deployment.deliveryBuckets) }),
     state: 'enabled',
     createdAt: at,
     createdBy: principal.tokenId,
@@ -185,17 +235,92 @@ export function parseScheduleRequest(
 /** An IANA time zone name (Europe/Berlin); UTC when absent. */
 export function parseTimezone(input: unknown): string {
   if (input === undefined) return 'UTC';
-  const invalid = new ValidationError('The schedule\'s timezone is invalid.', [
-    { field: 'timezone', rule: 'must be an IANA time zone such as UTC or Europe/Berlin' },
-  ]);
-  if (typeof input !== 'string' || input === '' || input.length > 64) throw invalid;
+  if (typeof input !== 'string' || !isTimezone(input)) {
+    throw new ValidationError("The schedule's timezone is invalid.", [{ field: 'timezone', rule: TIMEZONE_RULE }]);
+  }
+  return input;
+}
+
+function isTimezone(input: string): boolean {
+  if (input === '' || input.length > 64) return false;
   try {
     // Intl knows the same IANA names EventBridge Scheduler accepts; it throws for any other.
     new Intl.DateTimeFormat('en-US', { timeZone: input });
-    return input;
+    return true;
   } catch {
-    throw invalid;
+    return false;
   }
+}
+
+function isInstant(value: string): boolean {
+  return isoUtcTimestamp.safeParse(value).success;
+}
+
+function isWholeSecond(instant: string): boolean {
+  return !/\.\d*[1-9]\d*Z$/.test(instant);
+}
+
+/** The last expression checked: validating a body and then building the schedule check it once. */
+let lastExpression: { readonly key: string; readonly result: CheckedExpression } | undefined;
+
+interface CheckedExpression {
+  readonly expression?: ScheduleExpression;
+  readonly issues: readonly FieldIssue[];
+}
+
+/** The expression, or why it is refused; the next upcoming runs are computed once per input. */
+function checkExpression(cron: string, options: ExpressionOptions): CheckedExpression {
+  const key = JSON.stringify([cron, options.minIntervalMinutes, options.timezone, options.now?.getTime()]);
+  if (lastExpression?.key === key) return lastExpression.result;
+  let result: CheckedExpression;
+  try {
+    result = { expression: parseScheduleExpression(cron, options), issues: [] };
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    result = { issues: error.issues };
+  }
+  lastExpression = { key, result };
+  return result;
+}
+
+/** The `POST /v1/export-schedules/{name}/run` body: `{at?}`, the scheduled time to run. */
+export function scheduleRunRequestSchema(now?: Date) {
+  return requestObject({
+    at: isoUtcTimestamp
+      // Scheduled times are whole seconds: a finer time would be a run no schedule makes.
+      .refine((at) => !isInstant(at) || isWholeSecond(at), {
+        error: 'must be a whole second, as scheduled times are',
+      })
+      .refine((at) => now === undefined || !isInstant(at) || !isWholeSecond(at) || Date.parse(at) <= now.getTime(), {
+        error: 'must not be in the future: that window is not over yet',
+      })
+      .optional(),
+  });
+}
+
+/**
+ * The scheduled time a run request asks for: its `at`, or now to the second. No body (or `null`)
+ * is the same as `{}`. A time in the future is refused: its window is not over yet.
+ */
+export function parseRunRequest(body: unknown, now: Date): Date {
+  const checked = checkRequest(scheduleRunRequestSchema(now), body === undefined || body === null ? {} : body);
+  if (!checked.ok) {
+    const only = checked.issues.length === 1 ? checked.issues[0] : undefined;
+    throw new ValidationError(
+      only?.field === 'at' ? `The run time ${only.rule}.` : 'The run request is invalid.',
+      checked.issues,
+    );
+  }
+  const at = checked.value.at;
+  return at === undefined ? new Date(Math.floor(now.getTime() / 1000) * 1000) : new Date(Date.parse(at));
+}
+
+/** `GET /v1/export-schedules` takes no parameters: every schedule is on the one page. */
+export const scheduleListQuerySchema = queryObject({}, 'the schedule listing');
+
+/** Refuses any query parameter of the schedule listing, naming each. */
+export function parseScheduleListQuery(query: Readonly<Record<string, string | undefined>>): void {
+  parseQuery(scheduleListQuerySchema, query, 'The schedule listing takes no parameters.');
 }
 
 export function setState(schedule: ExportSchedule, state: ScheduleState, now: Date): ExportSchedule {

@@ -3,7 +3,7 @@ import { ValidationError } from '../errors.ts';
 import type { TimeRange } from '../events/time-range.ts';
 import { FRACTION_DIGITS } from '../events/time-range.ts';
 import { EXPORT_ID_PREFIX } from '../export/export-id.ts';
-import { MAX_RANGE_DAYS } from '../export/export-request.ts';
+import { DEFAULT_MAX_RANGE_DAYS } from '../export/export-request.ts';
 
 /**
  * The rolling window a scheduled run exports, and the run's identity. A run for scheduled time T
@@ -23,15 +23,30 @@ export interface ScheduleWindow {
   readonly ms: number;
 }
 
-/** `Nh`, `Nd` or `Nw`, at most MAX_RANGE_DAYS (or `maxDays`) long. */
-export function parseWindow(input: unknown, maxDays = MAX_RANGE_DAYS): ScheduleWindow {
+export const WINDOW_RULE = 'must be a whole number of hours, days or weeks, such as 24h, 7d or 2w';
+// Room for spaces around the longest window `999999w`; anything longer is not a window.
+const MAX_WINDOW_CHARS = 32;
+
+/** The length of a window as written (`7d`, ` 24h `), or undefined when it is not one. */
+export function windowMs(text: string): number | undefined {
+  const match = text.length <= MAX_WINDOW_CHARS ? WINDOW.exec(text.trim()) : null;
+  return match === null ? undefined : Number(match[1]) * UNIT_MS[match[2]!]!;
+}
+
+/** The rule a window longer than `maxDays` breaks. */
+export function windowTooLongRule(maxDays: number): string {
+  return `must be at most ${maxDays} days`;
+}
+
+/** `Nh`, `Nd` or `Nw`, at most DEFAULT_MAX_RANGE_DAYS (or `maxDays`) long. */
+export function parseWindow(input: unknown, maxDays = DEFAULT_MAX_RANGE_DAYS): ScheduleWindow {
   const invalid = (rule: string) =>
     new ValidationError(`The schedule's window ${rule}.`, [{ field: 'window', rule }]);
   if (input === undefined) throw invalid('is required');
-  const match = typeof input === 'string' ? WINDOW.exec(input.trim()) : null;
-  if (match === null) throw invalid('must be a whole number of hours, days or weeks, such as 24h, 7d or 2w');
-  const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
-  if (ms > maxDays * 24 * HOUR_MS) throw invalid(`must be at most ${maxDays} days`);
+  const ms = typeof input === 'string' ? windowMs(input) : undefined;
+  if (ms === undefined) throw invalid(WINDOW_RULE);
+  if (ms > maxDays * 24 * HOUR_MS) throw invalid(windowTooLongRule(maxDays));
+  const match = WINDOW.exec((input as string).trim())!;
   return { text: `${match[1]}${match[2]}`, ms };
 }
 

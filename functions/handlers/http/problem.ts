@@ -1,5 +1,12 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type ErrorCode, type FieldIssue, isAppError, LimitExceededError, ValidationError } from '../../core/errors.ts';
+import {
+  type ErrorCode,
+  type FieldIssue,
+  isAppError,
+  LimitExceededError,
+  MethodNotAllowedError,
+  ValidationError,
+} from '../../core/errors.ts';
 
 /** RFC 9457 problem details, with the offending fields for validation problems. */
 export interface ProblemDetails {
@@ -10,6 +17,8 @@ export interface ProblemDetails {
   readonly errors?: readonly FieldIssue[];
   /** Seconds after which the same request may succeed (429); also sent as Retry-After. */
   readonly retryAfter?: number;
+  /** The methods the path takes (405); also sent as Allow. */
+  readonly allow?: readonly string[];
 }
 
 /** The one mapping from domain errors to HTTP. */
@@ -18,6 +27,8 @@ const BY_CODE: Record<ErrorCode, { readonly status: number; readonly title: stri
   unauthenticated: { status: 401, title: 'Unauthenticated' },
   forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  timeout: { status: 408, title: 'Request timeout' },
   conflict: { status: 409, title: 'Conflict' },
   too_large: { status: 413, title: 'Content too large' },
   headers_too_large: { status: 431, title: 'Request header fields too large' },
@@ -51,6 +62,7 @@ export function problemFor(error: unknown): ProblemDetails {
       detail: error.message,
       ...(error instanceof ValidationError && error.issues.length > 0 ? { errors: error.issues } : {}),
       ...(error instanceof LimitExceededError ? { retryAfter: error.retryAfterSeconds } : {}),
+      ...(error instanceof MethodNotAllowedError ? { allow: error.allowed } : {}),
     };
   }
   if (isExposedHttpError(error)) {
@@ -77,6 +89,7 @@ export function problemResponse(problem: ProblemDetails): APIGatewayProxyStructu
     headers: {
       'content-type': 'application/problem+json',
       ...(problem.retryAfter === undefined ? {} : { 'retry-after': String(problem.retryAfter) }),
+      ...(problem.allow === undefined ? {} : { allow: problem.allow.join(', ') }),
     },
     body: JSON.stringify(problem),
   };

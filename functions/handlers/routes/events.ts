@@ -10,6 +10,7 @@ import { principalOf } from '../http/principal.ts';
  * written (`failed`, safe to resend).
  */
 export async function postEvents(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
-  const result = await ingestEvents(ingestDeps(), jsonBodyOf(event), principalOf(event));
+  const principal = principalOf(event);
+  const result = await ingestEvents(ingestDeps(), jsonBodyOf(event), principal);
   return jsonResponse(result.failed.length === 0 && result.conflicts.length === 0 ? 200 : 207, result);
 }

@@ -1,13 +1,12 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { ValidationError } from '../../core/errors.ts';
 import { jobView } from '../../core/export/export-job.ts';
 import { createExport } from '../../core/export/operations/create-export.ts';
 import { deleteExport } from '../../core/export/operations/delete-export.ts';
-import { downloadExport } from '../../core/export/operations/download-export.ts';
+import { downloadExport, parseDownloadQuery } from '../../core/export/operations/download-export.ts';
 import { getExport, getExportManifest, listExports } from '../../core/export/operations/read-exports.ts';
 import { redeliverExport } from '../../core/export/operations/redeliver-export.ts';
 import { exportOperationDeps } from '../../adapters/composition-root.ts';
-import { jsonBodyOf, jsonResponse } from '../http/json.ts';
+import { jsonBodyOf, jsonResponse, noFieldsBodyOf } from '../http/json.ts';
 import { principalOf } from '../http/principal.ts';
 
 /** POST /v1/exports: 202 with the queued job (the same job again for a repeated Idempotency-Key). */
@@ -20,15 +19,7 @@ export async function postExport(event: APIGatewayProxyEventV2): Promise<APIGate
 
 /** GET /v1/exports?limit=&cursor= : newest first. */
 export async function getExports(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
-  const query = event.queryStringParameters ?? {};
-  const list = await listExports(
-    exportOperationDeps(),
-    {
-      ...(query.limit === undefined ? {} : { limit: query.limit }),
-      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-    },
-    principalOf(event),
-  );
+  const list = await listExports(exportOperationDeps(), event.queryStringParameters ?? {}, principalOf(event));
   return jsonResponse(200, list);
 }
 
@@ -44,11 +35,10 @@ export async function getExportManifestById(event: APIGatewayProxyEventV2): Prom
 
 /** GET /v1/exports/{id}/download[?file=companion]: a short-lived URL for the artifact (or a PDF's CSV). */
 export async function getExportDownload(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
-  const file = event.queryStringParameters?.file;
-  if (file !== undefined && file !== 'artifact' && file !== 'companion') {
-    throw new ValidationError('The download request is invalid.', [{ field: 'file', rule: 'must be artifact or companion' }]);
-  }
-  return jsonResponse(200, await downloadExport(exportOperationDeps(), idOf(event), principalOf(event), file));
+  // Who asks comes first: a caller without a valid token learns nothing of the query's rules.
+  const principal = principalOf(event);
+  const file = parseDownloadQuery(event.queryStringParameters ?? {});
+  return jsonResponse(200, await downloadExport(exportOperationDeps(), idOf(event), principal, file));
 }
 
 /** DELETE /v1/exports/{id}: removes the artifact; the job stays as `deleted`. */
@@ -58,7 +48,9 @@ export async function deleteExportById(event: APIGatewayProxyEventV2): Promise<A
 
 /** POST /v1/exports/{id}/redeliver: 202 with the job, its delivery pending again. */
 export async function postExportRedeliver(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
-  return jsonResponse(202, await redeliverExport(exportOperationDeps(), idOf(event), principalOf(event)));
+  const principal = principalOf(event);
+  noFieldsBodyOf(event);
+  return jsonResponse(202, await redeliverExport(exportOperationDeps(), idOf(event), principal));
 }
 
 function idOf(event: APIGatewayProxyEventV2): string {

@@ -9,7 +9,7 @@ import {
   setScheduleState,
 } from '../../core/schedules/schedule-operations.ts';
 import { scheduleOperationDeps } from '../../adapters/composition-root.ts';
-import { jsonBodyOf, jsonResponse } from '../http/json.ts';
+import { jsonBodyOf, jsonResponse, noFieldsBodyOf } from '../http/json.ts';
 import { principalOf } from '../http/principal.ts';
 
 /** POST /v1/export-schedules: 201 with the schedule. */
@@ -20,7 +20,10 @@ export async function postSchedule(event: APIGatewayProxyEventV2): Promise<APIGa
 
 /** GET /v1/export-schedules */
 export async function getSchedules(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
-  return jsonResponse(200, await listSchedules(scheduleOperationDeps(), principalOf(event)));
+  return jsonResponse(
+    200,
+    await listSchedules(scheduleOperationDeps(), principalOf(event), event.queryStringParameters ?? {}),
+  );
 }
 
 /** GET /v1/export-schedules/{name} */
@@ -36,12 +39,14 @@ export async function deleteScheduleByName(event: APIGatewayProxyEventV2): Promi
 /** POST /v1/export-schedules/{name}/pause */
 export async function pauseSchedule(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
   const principal = principalOf(event);
+  noFieldsBodyOf(event);
   return jsonResponse(200, await setScheduleState(scheduleOperationDeps(), nameOf(event), 'paused', principal));
 }
 
 /** POST /v1/export-schedules/{name}/resume */
 export async function resumeSchedule(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
   const principal = principalOf(event);
+  noFieldsBodyOf(event);
   return jsonResponse(200, await setScheduleState(scheduleOperationDeps(), nameOf(event), 'enabled', principal));
 }
 

@@ -14,15 +14,7 @@ export async function postToken(event: APIGatewayProxyEventV2): Promise<APIGatew
 
 /** GET /v1/tokens?limit=&cursor= : newest first, never a secret or a hash. */
 export async function getTokens(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
-  const query = event.queryStringParameters ?? {};
-  const list = await listTokens(
-    tokenOperationDeps(),
-    {
-      ...(query.limit === undefined ? {} : { limit: query.limit }),
-      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-    },
-    principalOf(event),
-  );
+  const list = await listTokens(tokenOperationDeps(), event.queryStringParameters ?? {}, principalOf(event));
   return jsonResponse(200, list);
 }
 

@@ -45,7 +45,7 @@ describe('the token request', () => {
     [{ name: 'a b', scopes: ['admin'] }, 'name'],
     [{ name: 'x'.repeat(65), scopes: ['admin'] }, 'name'],
     [{ name: 'x', scopes: [] }, 'scopes'],
-    [{ name: 'x', scopes: ['exports:delete'] }, 'scopes.0'],
+    [{ name: 'x', scopes: ['exports:delete'] }, 'scopes[0]'],
     [{ name: 'x', scopes: ['admin', 'admin'] }, 'scopes'],
     [{ name: 'x', scopes: ['admin'], expiresIn: '90 days' }, 'expiresIn'],
     [{ name: 'x', scopes: ['admin'], team: '' }, 'team'],

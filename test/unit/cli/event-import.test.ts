@@ -1,3 +1,4 @@
+import { MAX_BATCH_BYTES } from '../../../functions/core/events/decision-event.ts';
 import { ApiError, AuthError } from '../../../cli/errors.ts';
 import { type IngestFn, type IngestResponse, parseIngestResponse } from '../../../cli/event-import/ingest.ts';
 import { eventsToUpload, type PendingEvent, uploadEvents } from '../../../cli/event-import/upload.ts';
@@ -133,6 +134,30 @@ describe('uploadEvents', () => {
     expect(new Set(sent.flat()).size).toBe(1234);
     expect(maxInFlight).toBe(2);
     expect(stored_.reduce((a, b) => a + b, 0)).toBe(1234);
+  });
+
+  it('cuts a batch before its body would pass the byte limit, never splitting or dropping an event', async () => {
+    const big = (i: number) => ({ position: i + 1, id: `evt_${i}`, value: { id: `evt_${i}`, note: 'x'.repeat(15_000) } });
+    const events = Array.from({ length: 1_000 }, (_, i) => big(i));
+    const bodies: number[] = [];
+    const ingest: IngestFn = async (batch) => {
+      bodies.push(Buffer.byteLength(JSON.stringify({ events: batch }), 'utf8'));
+      return stored(batch);
+    };
+    const result = await uploadEvents(stream(events), ingest, { format: 'jsonl', concurrency: 1 });
+    expect(result.imported).toBe(1_000);
+    // 500 events of ~15 KB would be a 7.5 MB body, over what Lambda accepts: cut by bytes instead.
+    expect(Math.max(...bodies)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    expect(bodies.length).toBeGreaterThan(2);
+    // A limit just above one event's body still sends every event, one per request.
+    const one = Buffer.byteLength(JSON.stringify({ events: [events[0]!.value] }), 'utf8');
+    const sent: number[] = [];
+    const count: IngestFn = async (batch) => {
+      sent.push(batch.length);
+      return stored(batch);
+    };
+    await uploadEvents(stream(events.slice(0, 3)), count, { format: 'jsonl', maxBatchBytes: one });
+    expect(sent).toEqual([1, 1, 1]);
   });
 
   it('never runs more than the requested concurrency', async () => {

@@ -118,6 +118,34 @@ describe('kt export create', () => {
     expect(io.out()).toContain('Status: queued');
   });
 
+  it('on a 429 waits as Retry-After says with one line on stderr, then creates with the same key', async () => {
+    let calls = 0;
+    api.route('POST /v1/exports', (_req, res) => {
+      calls += 1;
+      if (calls > 1) return sendJson(res, 202, queued());
+      res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '30' });
+      res.end(
+        JSON.stringify({
+          type: 'urn:keeptrusts:problem:rate_limited',
+          title: 'Too many requests',
+          status: 429,
+          detail: '5 exports of this token are already queued or running (the limit is 5 at a time)',
+          retryAfter: 30,
+        }),
+      );
+    });
+    const sleeps: number[] = [];
+    const { context, globals, io } = exportContext(api.url);
+    const http = { ...context.http, retry: { attempts: 4 }, sleep: async (ms: number) => void sleeps.push(ms) };
+    await createExport({ ...context, http }, globals, FLAGS);
+    expect(sleeps).toEqual([30_000]);
+    expect(io.err()).toBe(
+      'Waiting 30 s: 5 exports of this token are already queued or running (the limit is 5 at a time)…\n',
+    );
+    expect(api.seen[1]?.headers['idempotency-key']).toBe(api.seen[0]?.headers['idempotency-key']);
+    expect(io.out()).toBe(`${CREATED.join('\n')}\n`);
+  });
+
   it('prints only the job view as JSON with -o json', async () => {
     const { context, globals, io } = exportContext(api.url, 'json');
     await createExport(context, globals, FLAGS);
@@ -313,5 +341,38 @@ describe('kt export delete', () => {
     await deleteExport(json.context, json.globals, { id: ID });
     expect(JSON.parse(json.io.out())).toEqual(deleted);
     expect(api.seen.map((r) => r.method)).toEqual(['DELETE', 'DELETE']);
+  });
+});
+
+describe("kt export create and list check with the API's schema before sending", () => {
+  it('refuses a title over 200 characters with exit 2, naming --title, and sends nothing', async () => {
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(createExport(context, globals, { ...FLAGS, title: 'x'.repeat(201) }));
+    expect(exitCodeFor(error)).toBe(2);
+    expect(error.message).toBe('--title must be at most 200 characters');
+    expect(api.seen).toHaveLength(0);
+  });
+
+  it('names the flag of a filter the API would refuse', async () => {
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(createExport(context, globals, { ...FLAGS, team: 'x'.repeat(257) }));
+    expect(exitCodeFor(error)).toBe(2);
+    expect(error.message).toBe('--filter-team must be at most 256 characters');
+    expect(api.seen).toHaveLength(0);
+  });
+
+  it("leaves the longest range to the API, which knows the deployment's", async () => {
+    api.route('POST /v1/exports', (_req, res) => sendJson(res, 202, queued()));
+    const { context, globals } = exportContext(api.url);
+    await createExport(context, globals, { ...FLAGS, from: '2024-01-01T00:00:00Z' });
+    expect(api.seen).toHaveLength(1);
+  });
+
+  it('refuses a cursor no listing hands out before sending', async () => {
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(listExports(context, globals, { limit: 20, cursor: 'c'.repeat(1025) }));
+    expect(exitCodeFor(error)).toBe(2);
+    expect(error.message).toBe('--cursor must be a cursor returned by a previous page of this list');
+    expect(api.seen).toHaveLength(0);
   });
 });

@@ -1,7 +1,7 @@
 import { createExport } from '../../../cli/export/create-action.ts';
 import { showExportStatus } from '../../../cli/export/job-actions.ts';
 import { redeliverExport } from '../../../cli/export/redeliver-action.ts';
-import { ApiError, CommandFailedError, UsageError } from '../../../cli/errors.ts';
+import { ApiError, CommandFailedError, exitCodeFor, UsageError } from '../../../cli/errors.ts';
 import { exportContext, type FakeApi, ID, jobView, problem, sendJson, startFakeApi } from './export-fixtures.ts';
 import { rejection } from './helpers.ts';
 
@@ -58,17 +58,26 @@ describe('kt export create with --s3-bucket (tutorial Step 8)', () => {
     );
   });
 
-  it('names the flag when the API refuses the prefix or the bucket', async () => {
+  it("refuses a prefix the API would refuse before sending, with the API's rule (exit 2)", async () => {
+    const { context, globals } = exportContext(api.url);
+    const error = await rejection(createExport(context, globals, { ...STEP_8, s3Prefix: 'a/../b/' }));
+    expect(error).toBeInstanceOf(UsageError);
+    expect(exitCodeFor(error)).toBe(2);
+    expect((error as Error).message).toBe('--s3-prefix "a/../b/" must not contain a .. segment');
+    expect(api.seen).toEqual([]);
+  });
+
+  it('names the flag when the API refuses the bucket, which only the deployment can check', async () => {
     api.route('POST /v1/exports', (_req, res) =>
       problem(res, 400, {
-        detail: 's3Prefix "a/../b/" must not contain a .. segment.',
-        errors: [{ field: 'delivery.s3Prefix', rule: '"a/../b/" must not contain a .. segment' }],
+        detail: 's3Bucket "someone-elses-bucket" is not an allowed delivery bucket.',
+        errors: [{ field: 'delivery.s3Bucket', rule: '"someone-elses-bucket" is not an allowed delivery bucket' }],
       }),
     );
     const { context, globals } = exportContext(api.url);
-    const error = await rejection(createExport(context, globals, { ...STEP_8, s3Prefix: 'a/../b/' }));
+    const error = await rejection(createExport(context, globals, { ...STEP_8, s3Bucket: 'someone-elses-bucket' }));
     expect(error).toBeInstanceOf(ApiError);
-    expect((error as Error).message).toBe('--s3-prefix "a/../b/" must not contain a .. segment');
+    expect((error as Error).message).toBe('--s3-bucket "someone-elses-bucket" is not an allowed delivery bucket');
   });
 
   it.each([

@@ -57,6 +57,14 @@ describe('scheduleBody', () => {
     [{ interval: 'hourly', format: 'json' }, /--interval must be one of daily, weekly, monthly/],
     [{ interval: 'daily', format: 'json', s3Prefix: 'a/' }, /--s3-prefix and --s3-region need --s3-bucket/],
     [{ interval: 'daily', format: 'json', team: 'a', filterTeam: 'b' }, /same filter/],
+    // The API's own schema, before anything is sent.
+    [{ interval: 'daily', format: 'json', title: 'x'.repeat(201) }, /^--title must be at most 200 characters$/],
+    [{ name: 'a b', cron: '0 2 * * *', window: '1d', format: 'json' }, /^--name must be 1 to 64 letters/],
+    [{ name: 'n', cron: '0 2 1 * MON', window: '1d', format: 'json' }, /^--cron restricts both day-of-month/],
+    [{ name: 'n', cron: '0 2 * * *', window: '1 day', format: 'json' }, /^--window must be a whole number of hours/],
+    [{ interval: 'daily', format: 'json', timezone: 'Mars/Olympus' }, /^--timezone must be an IANA time zone/],
+    [{ interval: 'daily', format: 'json', s3Bucket: 'b', s3Prefix: 'a/../b/' }, /^--s3-bucket must be a bucket name$/],
+    [{ interval: 'daily', format: 'json', s3Bucket: 'bucket', s3Prefix: '/abs/' }, /^--s3-prefix "\/abs\/" must not start with \//],
   ])('%j is a usage error', (flags, message) => {
     expect(() => scheduleBody(flags)).toThrow(UsageError);
     expect(() => scheduleBody(flags)).toThrow(message);

@@ -1,6 +1,7 @@
 import type { Principal } from '../../../functions/core/auth/token-record.ts';
 import { type FieldIssue, ForbiddenError, ValidationError } from '../../../functions/core/errors.ts';
 import {
+  exportRequestIssues,
   MAX_RANGE_DAYS,
   MAX_TITLE_CHARS,
   parseExportRequest,
@@ -327,5 +328,85 @@ describe('parseExportRequest: team-restricted tokens', () => {
     const body = { ...valid, filters: { policy: 'pii-redaction' } };
     parseExportRequest(body, engineering);
     expect(body.filters).toEqual({ policy: 'pii-redaction' });
+  });
+});
+
+describe('parseExportRequest: the longest range', () => {
+  it('compares at full precision: exactly 366 days is accepted, 366 days and 1 ns is not', () => {
+    const from = '2025-01-01T00:00:00.000000001Z';
+    expect(parseExportRequest({ ...valid, from, to: '2026-01-02T00:00:00.000000001Z' }, admin).range).toEqual({
+      from,
+      to: '2026-01-02T00:00:00.000000001Z',
+    });
+    expect(issues({ ...valid, from: '2025-01-01T00:00:00Z', to: '2026-01-02T00:00:00.000000001Z' })).toEqual([
+      { field: 'to', rule: 'must be at most 366 days after from' },
+    ]);
+    expect(issues({ ...valid, from, to: '2026-01-02T00:00:00.000000002Z' })).toEqual([
+      { field: 'to', rule: 'must be at most 366 days after from' },
+    ]);
+  });
+
+  it("takes the deployment's maximum instead of the default", () => {
+    const range = { from: '2026-01-01T00:00:00Z', to: '2026-01-31T00:00:00Z' };
+    expect(parseExportRequest({ ...valid, ...range }, admin, { maxRangeDays: 30 }).range).toEqual(range);
+    expect(() =>
+      parseExportRequest({ ...valid, ...range, to: '2026-01-31T00:00:00.000000001Z' }, admin, { maxRangeDays: 30 }),
+    ).toThrow(expect.objectContaining({ issues: [{ field: 'to', rule: 'must be at most 30 days after from' }] }));
+    const twoYears = { from: '2024-01-01T00:00:00Z', to: '2025-12-31T00:00:00Z' };
+    expect(parseExportRequest({ ...valid, ...twoYears }, admin, { maxRangeDays: 731 }).range).toEqual(twoYears);
+  });
+});
+
+describe('exportRequestIssues: the schema the CLI checks with', () => {
+  it("leaves what only the deployment knows to the API: the longest range, the buckets", () => {
+    expect(exportRequestIssues({ ...valid, from: '2020-01-01T00:00:00Z' })).toEqual([]);
+    expect(exportRequestIssues({ ...valid, delivery: { s3Bucket: 'any-well-named-bucket' } })).toEqual([]);
+    expect(exportRequestIssues({ ...valid, delivery: { s3Bucket: 'Not_A_Bucket' } })).toEqual([
+      { field: 'delivery.s3Bucket', rule: 'must be a bucket name' },
+    ]);
+  });
+
+  it('checks everything else as the API does', () => {
+    expect(exportRequestIssues({ ...valid, title: 'a'.repeat(MAX_TITLE_CHARS + 1), colour: 'red' })).toEqual([
+      { field: 'title', rule: 'must be at most 200 characters' },
+      {
+        field: 'colour',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery, pageSize',
+      },
+    ]);
+  });
+
+  it('lists a rule spanning fields with its field, beside the other issues', () => {
+    expect(
+      exportRequestIssues({ ...valid, from: '2026-05-01T00:00:00Z', title: '', pageSize: 'a4', extra: 1 }),
+    ).toEqual([
+      { field: 'from', rule: 'must not be later than to' },
+      { field: 'title', rule: 'must not be empty' },
+      { field: 'pageSize', rule: 'applies to the pdf format only' },
+      {
+        field: 'extra',
+        rule: 'is not a known field; allowed fields are from, to, format, title, filters, delivery, pageSize',
+      },
+    ]);
+    // A malformed timestamp does not hide the page size's rule.
+    expect(exportRequestIssues({ ...valid, from: 'yesterday', pageSize: 'letter' })).toEqual([
+      { field: 'from', rule: 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z' },
+      { field: 'pageSize', rule: 'applies to the pdf format only' },
+    ]);
+  });
+});
+
+describe('parseExportRequest: filter bounds', () => {
+  // The issue asks for filters of at most 128 characters, but events store team and policy values
+  // of up to 256: a shorter filter bound would make such events impossible to export by filter.
+  it('bounds each filter at the bound of the event field it matches (256 accepted, 257 refused)', () => {
+    for (const name of ['team', 'policy'] as const) {
+      expect(parseExportRequest({ ...valid, filters: { [name]: 'x'.repeat(256) } }, admin).filters[name]).toHaveLength(
+        256,
+      );
+      expect(issues({ ...valid, filters: { [name]: 'x'.repeat(257) } })).toEqual([
+        { field: `filters.${name}`, rule: 'must be at most 256 characters' },
+      ]);
+    }
   });
 });

@@ -124,7 +124,7 @@ describe('createSchedule', () => {
     const { deps, schedules } = world({ maxSchedules: 1 });
     await createSchedule(deps, weekly, ADMIN);
     await expect(createSchedule(deps, { ...weekly, name: 'second' }, ADMIN)).rejects.toThrow(
-      /already has 1 schedules, its limit; delete one/,
+      'This deployment already has 1 schedules and allows at most 1 (MAX_SCHEDULES); delete one (kt export schedule delete --name <name>) before adding another.',
     );
     expect(schedules.items.size).toBe(1);
   });

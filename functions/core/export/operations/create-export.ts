@@ -4,7 +4,9 @@ import { requireScope } from '../../auth/tokens.ts';
 import { ConflictError, DependencyError, ValidationError } from '../../errors.ts';
 import { deliveryLocation } from '../delivery.ts';
 import { type ExportJob, failJob, newExportJob } from '../export-job.ts';
+import { claimRunningSlot, releaseRunningSlot } from '../export-limits.ts';
 import { type ExportRequest, parseExportRequest } from '../export-request.ts';
+import type { IdempotencyClaim } from '../../ports.ts';
 import type { ExportOperationDeps } from './operation-deps.ts';
 
 export interface CreateExportResult {
@@ -19,7 +21,9 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /**
  * POST /v1/exports: validates the request, stores the job as queued, records it in the audit
  * trail and starts its workflow. With an Idempotency-Key, repeating the request returns the job
- * the first one created; reusing the key for a different request is a conflict.
+ * the first one created; reusing the key for a different request is a conflict. A principal with
+ * as many exports queued or running as the limit allows is refused (429, Retry-After) before
+ * anything is written; a repeat of a request that created its job is never refused.
  */
 export async function createExport(
   deps: ExportOperationDeps,
@@ -35,26 +39,38 @@ export async function createExport(
   }
   const request = parseExportRequest(body, principal, {
     ...(deps.deliveryBuckets === undefined ? {} : { deliveryBuckets: deps.deliveryBuckets }),
+    ...(deps.maxRangeDays === undefined ? {} : { maxRangeDays: deps.maxRangeDays }),
   });
   let id = deps.newId();
-  if (idempotencyKey !== undefined) {
+  if (idempotencyKey === undefined) {
+    await holdSlot(deps, principal, id);
+  } else {
     const fingerprint = fingerprintOf(request);
-    const earlier = await deps.jobs.claimIdempotencyKey({
-      scope: principal.tokenId,
-      key: idempotencyKey,
-      fingerprint,
-      exportId: id,
-    });
+    const earlier = await deps.jobs.findIdempotencyKey(principal.tokenId, idempotencyKey);
     if (earlier !== undefined) {
-      if (earlier.fingerprint !== fingerprint) {
-        throw new ConflictError(
-          'This Idempotency-Key was already used for a different export request; use a new key for a new request.',
-        );
-      }
-      const existing = await deps.jobs.getJob(earlier.exportId);
-      if (existing !== undefined) return { job: existing.value, created: false };
+      // A repeat: the first request's job, whatever the limit says now.
+      const existing = await earlierJob(deps, earlier, fingerprint);
+      if (existing !== undefined) return { job: existing, created: false };
       // The first request stopped between claiming the key and storing the job: finish its work.
       id = earlier.exportId;
+      await holdSlot(deps, principal, id);
+    } else {
+      // The slot first: a refused request leaves no claim behind, and may be repeated with its key.
+      await holdSlot(deps, principal, id);
+      const raced = await deps.jobs.claimIdempotencyKey({
+        scope: principal.tokenId,
+        key: idempotencyKey,
+        fingerprint,
+        exportId: id,
+      });
+      if (raced !== undefined) {
+        // A concurrent request with the same key claimed it first: its export is the one.
+        await deps.runningExports?.slots.releaseSlot(principal.tokenId, id);
+        const existing = await earlierJob(deps, raced, fingerprint);
+        if (existing !== undefined) return { job: existing, created: false };
+        id = raced.exportId;
+        await holdSlot(deps, principal, id);
+      }
     }
   }
 
@@ -83,12 +99,33 @@ export async function createExport(
   return { job, created: true };
 }
 
+/** Holds one of the principal's running-export slots for `id`, or refuses (429) with nothing written. */
+async function holdSlot(deps: ExportOperationDeps, principal: Principal, id: string): Promise<void> {
+  if (deps.runningExports === undefined) return;
+  await claimRunningSlot(deps.runningExports, deps.jobs, principal.tokenId, id, deps.now());
+}
+
+/** The job an earlier request with the same key created; a conflict if that request differed. */
+async function earlierJob(
+  deps: ExportOperationDeps,
+  earlier: IdempotencyClaim,
+  fingerprint: string,
+): Promise<ExportJob | undefined> {
+  if (earlier.fingerprint !== fingerprint) {
+    throw new ConflictError(
+      'This Idempotency-Key was already used for a different export request; use a new key for a new request.',
+    );
+  }
+  return (await deps.jobs.getJob(earlier.exportId))?.value;
+}
+
 /** A job whose workflow never started would stay queued forever: it is failed instead. */
 async function recordStartFailure(deps: ExportOperationDeps, id: string): Promise<void> {
   const found = await deps.jobs.getJob(id);
   if (found === undefined || found.value.status !== 'queued') return;
   const failed = failJob(found.value, 'The export workflow could not be started.', 'Start', deps.now());
   await deps.jobs.saveJob(failed, found.revision);
+  await releaseRunningSlot(deps.runningExports?.slots, failed);
   await deps.audit.append({
     action: 'export.failed',
     subject: id,

@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { Principal } from '../../auth/token-record.ts';
 import { requireScope } from '../../auth/tokens.ts';
 import { ConflictError, IntegrityError } from '../../errors.ts';
+import { parseQuery, queryObject } from '../../request-schema.ts';
 import { contentTypeOf } from '../encoders.ts';
 import { artifactFilenameOf } from '../export-artifact.ts';
 import type { ExportJob } from '../export-job.ts';
@@ -22,6 +24,17 @@ export interface ExportDownload {
 
 /** Which file of an export to download: the artifact, or a PDF report's companion CSV. */
 export type ExportFile = 'artifact' | 'companion';
+
+/** `GET /v1/exports/{id}/download?file=`: `artifact` (the default) or `companion`. */
+export const downloadQuerySchema = queryObject(
+  { file: z.enum(['artifact', 'companion'], { error: 'must be artifact or companion' }).optional() },
+  'a download',
+);
+
+/** The file a download query asks for; a ValidationError naming each wrong or unknown parameter. */
+export function parseDownloadQuery(parameters: Readonly<Record<string, string | undefined>>): ExportFile | undefined {
+  return parseQuery(downloadQuerySchema, parameters, 'The download request is invalid.').file;
+}
 
 /**
  * GET /v1/exports/{id}/download[?file=companion]: a short-lived URL of a completed export's

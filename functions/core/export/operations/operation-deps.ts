@@ -4,6 +4,7 @@ import type { ArtifactStore, AuditLog, ExportJobStore, Revisioned, WorkflowStart
 import type { ArtifactRetention } from '../artifact-retention.ts';
 import type { DeliveryBucket } from '../delivery.ts';
 import type { ExportJob } from '../export-job.ts';
+import type { RunningExportLimit } from '../export-limits.ts';
 
 /** What the API's export operations need; the composition root provides it. */
 export interface ExportOperationDeps {
@@ -24,6 +25,13 @@ export interface ExportOperationDeps {
    * @default - none: a request to deliver is refused
    */
   readonly deliveryBuckets?: readonly DeliveryBucket[];
+  /** The longest range one export may cover, in days (`maxRangeDays`). @default DEFAULT_MAX_RANGE_DAYS (366) */
+  readonly maxRangeDays?: number;
+  /**
+   * The limit on exports one principal may have queued or running at once (export-limits.ts).
+   * @default - no limit
+   */
+  readonly runningExports?: RunningExportLimit;
 }
 
 /**

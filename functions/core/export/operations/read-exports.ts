@@ -1,12 +1,19 @@
 import type { Principal } from '../../auth/token-record.ts';
 import { requireScope } from '../../auth/tokens.ts';
-import { ConflictError, IntegrityError, NotFoundError, ValidationError } from '../../errors.ts';
+import { ConflictError, IntegrityError, NotFoundError } from '../../errors.ts';
+import { cursorParameter, limitParameter, parseQuery, queryObject } from '../../request-schema.ts';
 import { isExportId } from '../export-id.ts';
 import { type ExportJobView, jobView } from '../export-job.ts';
 import { canSee, type ExportOperationDeps, visibleJob } from './operation-deps.ts';
 
 export const DEFAULT_LIST_LIMIT = 20;
 export const MAX_LIST_LIMIT = 100;
+
+/** `GET /v1/exports?limit=&cursor=`, as the API checks it and `kt export list` its flags. */
+export const exportListQuerySchema = queryObject(
+  { limit: limitParameter(MAX_LIST_LIMIT).optional(), cursor: cursorParameter.optional() },
+  'the export listing',
+);
 
 /** GET /v1/exports/{id}. */
 export async function getExport(
@@ -54,14 +61,14 @@ export interface ExportList {
  */
 export async function listExports(
   deps: Pick<ExportOperationDeps, 'jobs'>,
-  query: { readonly limit?: string; readonly cursor?: string },
+  parameters: Readonly<Record<string, string | undefined>>,
   principal: Principal,
 ): Promise<ExportList> {
   requireScope(principal, 'exports:read');
-  const limit = parseLimit(query.limit);
+  const query = parseQuery(exportListQuerySchema, parameters, 'The export listing query is invalid.');
   const page = await deps.jobs.listJobs({
-    limit,
-    ...(query.cursor === undefined || query.cursor === '' ? {} : { cursor: query.cursor }),
+    limit: query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   });
   return {
     exports: page.jobs.filter((job) => canSee(principal, job)).map(jobView),
@@ -73,15 +80,4 @@ export async function listExports(
 export function requireExportId(exportId: string): string {
   if (!isExportId(exportId)) throw new NotFoundError('Export', exportId);
   return exportId;
-}
-
-function parseLimit(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return DEFAULT_LIST_LIMIT;
-  const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIST_LIMIT) {
-    throw new ValidationError('The limit is invalid.', [
-      { field: 'limit', rule: `must be a whole number from 1 to ${MAX_LIST_LIMIT}` },
-    ]);
-  }
-  return limit;
 }

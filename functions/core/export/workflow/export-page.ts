@@ -5,6 +5,7 @@ import { encoderFor } from '../encoders.ts';
 import { eventFilterOf, exportMetadataOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
 import { type ExportJob, recordProgress } from '../export-job.ts';
+import { DEFAULT_MAX_EXPORT_RECORDS, tooManyRecords } from '../export-limits.ts';
 import { SummaryAccumulator } from '../report/report-summary.ts';
 import { PartBuffer } from './part-buffer.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
@@ -40,6 +41,8 @@ export function partThreshold(partNumber: number, base: number): number {
  * ExportPage: reads events after the checkpoint, encodes them and uploads them part by part,
  * saving the checkpoint after every part, until the events run out (the last part, with the
  * trailer, is uploaded: `done: true`) or the time budget runs out (`done: false`: call again).
+ * An export with more records than the deployment allows fails (ExportTooLargeError) as soon as
+ * it reaches one more; MarkFailed then aborts its upload.
  *
  * Parts are cut at event boundaries once they reach the threshold in bytes. While one part
  * uploads, the next is read and encoded into a second buffer: at most one upload is in flight,
@@ -67,6 +70,7 @@ export async function exportPage(
   if (checkpoint.done) return finished;
   const { artifactKey, uploadId } = checkpoint;
 
+  const maxRecords = deps.maxExportRecords ?? DEFAULT_MAX_EXPORT_RECORDS;
   const encoder = encoderFor(job.format);
   const metadata = exportMetadataOf(job);
   const digest = ResumableSha256.fromState(checkpoint.digest);
@@ -126,6 +130,9 @@ export async function exportPage(
       checkpoint.afterSortKey === undefined ? {} : { afterSortKey: checkpoint.afterSortKey },
     );
     for await (const event of stream) {
+      // Past the deployment's limit the job fails here, before record max + 1 is written: an
+      // export is never cut short, and the events after it are not read at all.
+      if (records >= maxRecords) throw tooManyRecords(exportId, maxRecords);
       current.append(encoder.encode(event, records));
       recordLines.push(recordLineOfCanonical(event.json));
       summary?.add(JSON.parse(event.json) as Record<string, unknown>);

@@ -12,6 +12,7 @@ import { RECORDS_DIGEST_ALGORITHM, RecordsDigest } from '../../evidence/records-
 import { artifactFilenameOf, companionFilenameOf, eventFilterOf } from '../export-artifact.ts';
 import type { ExportCheckpoint, ReportCheckpoint, UploadedPart } from '../export-checkpoint.ts';
 import { completeJob, type ExportJob } from '../export-job.ts';
+import { releaseRunningSlot } from '../export-limits.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
 /**
@@ -86,6 +87,7 @@ export async function finalizeExport(deps: ExportWorkflowDeps, exportId: string)
     deps.now(),
   );
   await deps.jobs.saveJob(completed, revision);
+  await releaseRunningSlot(deps.runningExportSlots, completed);
   return { exportId };
 }
 

@@ -1,4 +1,5 @@
 import { type ExportJob, failJob, isTerminal } from '../export-job.ts';
+import { releaseRunningSlot } from '../export-limits.ts';
 import type { ExportStepState, ExportWorkflowDeps } from './workflow-deps.ts';
 
 /** What a Catch hands over: the error name and its cause (a Lambda error's JSON, or text). */
@@ -9,8 +10,9 @@ export interface WorkflowFailure {
 
 /**
  * MarkFailed: aborts the artifact's multipart upload (so no part is left stored), records the
- * reason on the job and appends the failure to the audit trail. A job that already reached an
- * outcome keeps it: a completed export whose audit step failed still has a complete artifact.
+ * reason on the job, frees its creator's running-export slot and appends the failure to the
+ * audit trail. A job that already reached an outcome keeps it: a completed export whose audit
+ * step failed still has a complete artifact.
  */
 export async function markExportFailed(
   deps: ExportWorkflowDeps,
@@ -29,6 +31,7 @@ export async function markExportFailed(
   const state = failedStateOf(job);
   const failed = failJob(job, failureReason(failure), state, deps.now());
   await deps.jobs.saveJob(failed, revision);
+  await releaseRunningSlot(deps.runningExportSlots, failed);
   await deps.audit.append({
     action: 'export.failed',
     subject: exportId,

@@ -7,6 +7,7 @@ import type {
   EvidenceSigner,
   ExportJobStore,
   Revisioned,
+  RunningExportSlots,
 } from '../../ports.ts';
 import type { DeliveryBucket } from '../delivery.ts';
 import type { ExportJob } from '../export-job.ts';
@@ -26,6 +27,16 @@ export interface ExportWorkflowDeps {
    */
   readonly delivery?: DeliveryStore;
   readonly deliveryBuckets?: readonly DeliveryBucket[];
+  /**
+   * Where a finished job frees its creator's running-export slot (export-limits.ts).
+   * @default - none: no slots are kept
+   */
+  readonly runningExportSlots?: RunningExportSlots;
+  /**
+   * The most records one export may hold; ExportPage fails a job that has more.
+   * @default DEFAULT_MAX_EXPORT_RECORDS (10,000,000)
+   */
+  readonly maxExportRecords?: number;
 }
 
 /** The state every step receives and returns: ids and a flag, never rows or part lists. */

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiClient, createApiClient, type FetchLike } from '../../../../cli/api/client.ts';
+import { ApiClient, createApiClient, type FetchLike, retryWaitLine } from '../../../../cli/api/client.ts';
 import { resolveApiConfig } from '../../../../cli/api/config.ts';
 import { BearerSigner } from '../../../../cli/api/signing.ts';
-import { ApiError, AuthError, NetworkError } from '../../../../cli/errors.ts';
+import { ApiError, AuthError, errorLine, NetworkError } from '../../../../cli/errors.ts';
 import { type BodyServer, startBodyServer } from '../../../support/body-server.ts';
 import { rejection } from '../helpers.ts';
 
@@ -77,6 +77,88 @@ describe('ApiClient', () => {
     expect(response.body).toEqual({ ok: true });
     expect(calls).toHaveLength(3);
     expect(sleeps).toEqual([125, 1000]); // 0.5 × 250 ms, then Retry-After
+  });
+
+  describe('a limit answered 429 with Retry-After (POST /v1/exports beyond the running exports allowed)', () => {
+    const limited = () =>
+      json(
+        429,
+        {
+          type: 'urn:keeptrusts:problem:rate_limited',
+          title: 'Too many requests',
+          status: 429,
+          detail: '5 exports of this token are already queued or running (the limit is 5 at a time)',
+          retryAfter: 30,
+        },
+        { 'content-type': 'application/problem+json', 'retry-after': '30' },
+      );
+
+    function limitedClient(fetch: FetchLike, sleeps: number[], lines: string[]) {
+      return new ApiClient({
+        baseUrl: 'http://localhost:8080',
+        signer: new BearerSigner(TOKEN),
+        fetch,
+        sleep: async (ms) => void sleeps.push(ms),
+        onRetryWait: (wait) => void lines.push(retryWaitLine(wait)),
+      });
+    }
+
+    it('waits as Retry-After says, saying why on one line per wait, and then succeeds', async () => {
+      const sleeps: number[] = [];
+      const lines: string[] = [];
+      const { fetch, calls } = scriptedFetch([limited(), json(202, { id: 'exp_1', status: 'queued' })]);
+      const response = await limitedClient(fetch, sleeps, lines).post('/v1/exports', {}, { idempotencyKey: 'k-1' });
+      expect(response.status).toBe(202);
+      expect(sleeps).toEqual([30_000]);
+      expect(lines).toEqual([
+        'Waiting 30 s: 5 exports of this token are already queued or running (the limit is 5 at a time)…',
+      ]);
+      // The same request again: the same Idempotency-Key, so a repeat never makes a second export.
+      expect(calls.map((call) => (call.init.headers as Record<string, string>)['idempotency-key'])).toEqual([
+        'k-1',
+        'k-1',
+      ]);
+    });
+
+    it('waits at most a minute in all, then fails with one line naming the limit and when to try again', async () => {
+      const sleeps: number[] = [];
+      const lines: string[] = [];
+      const { fetch, calls } = scriptedFetch([limited(), limited(), limited(), limited()]);
+      const error = await rejection(
+        limitedClient(fetch, sleeps, lines).post('/v1/exports', {}, { idempotencyKey: 'k-2' }),
+      );
+      expect(error).toBeInstanceOf(ApiError);
+      expect((error as ApiError).status).toBe(429);
+      expect(errorLine(error)).toBe(
+        'error: 5 exports of this token are already queued or running (the limit is 5 at a time); try again in 30 s',
+      );
+      expect(sleeps).toEqual([30_000, 30_000]);
+      expect(calls).toHaveLength(3);
+      expect(lines).toHaveLength(2);
+    });
+
+    it('fails at once, saying when, when Retry-After asks for longer than it waits', async () => {
+      const sleeps: number[] = [];
+      const lines: string[] = [];
+      const long = json(429, { detail: 'The hourly quota is used up.', retryAfter: 3600 }, { 'retry-after': '3600' });
+      const { fetch, calls } = scriptedFetch([long]);
+      const error = await rejection(limitedClient(fetch, sleeps, lines).get('/v1/exports'));
+      expect(error.message).toBe('The hourly quota is used up; try again in 3600 s');
+      expect(calls).toHaveLength(1);
+      expect(sleeps).toEqual([]);
+      expect(lines).toEqual([]);
+    });
+
+    it('a request that may not be repeated is not: the 429 says when to try again', async () => {
+      const sleeps: number[] = [];
+      const { fetch, calls } = scriptedFetch([limited()]);
+      const error = await rejection(limitedClient(fetch, sleeps, []).post('/v1/exports', {}));
+      expect(error.message).toBe(
+        '5 exports of this token are already queued or running (the limit is 5 at a time); try again in 30 s',
+      );
+      expect(calls).toHaveLength(1);
+      expect(sleeps).toEqual([]);
+    });
   });
 
   it('gives up after the last attempt with the last problem', async () => {

@@ -27,10 +27,12 @@ describe('resolveApiConfig', () => {
     expect(() => resolveApiConfig({ apiUrl: 'https://u:p@x.example' }, {})).toThrow(UsageError);
   });
 
-  it('keeps the sigv4 seam but refuses it until it exists', () => {
-    const config = resolveApiConfig({}, { KEEPTRUSTS_AUTH: 'sigv4' });
+  it('takes sigv4 from KEEPTRUSTS_AUTH or --auth, with no token, and refuses other modes', () => {
+    const config = resolveApiConfig({}, { KEEPTRUSTS_AUTH: 'sigv4', AWS_REGION: 'us-east-1' });
     expect(config.auth).toBe('sigv4');
-    expect(() => createApiClient(config)).toThrow(UsageError);
-    expect(() => resolveApiConfig({ auth: 'basic' }, {})).toThrow(UsageError);
+    expect(createApiClient(config).baseUrl).toBe(DEFAULT_API_URL);
+    expect(resolveApiConfig({ auth: 'SigV4' }, { KEEPTRUSTS_AUTH: 'bearer' }).auth).toBe('sigv4');
+    expect(() => resolveApiConfig({ auth: 'basic' }, {})).toThrow(/^--auth must be one of bearer, sigv4/);
+    expect(() => resolveApiConfig({}, { KEEPTRUSTS_AUTH: 'basic' })).toThrow(/^KEEPTRUSTS_AUTH must be one of/);
   });
 });
