@@ -111,7 +111,7 @@ export class SigV4Verifier {
     const presented = Buffer.from(signature, 'hex');
     if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) {
       throw refused(
-        `Signature mismatch: the signature is not this request's signed with the secret of access key ${accessKeyId}.`,
+        `Signature mismatch: the request's signature is not the one the secret of access key ${accessKeyId} makes for it (wrong secret, or the request changed after it was signed).`,
       );
     }
     return key.caller;
