@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       artifactBucket: task.bucket,
       endpoints: task.endpoints,
     },
-    { workflow: { startExport: async () => {} }, signing: { signer, publicKeys: signer } },
+    { workflow: { startExport: async () => {}, stopExport: async () => {} }, signing: { signer, publicKeys: signer } },
   );
   try {
     const report = task.mode === 'read' ? await bareRead(adapters, task) : await runExport(adapters, task);

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type CliContext, globalOptions } from '../context.ts';
+import { cancelExport } from '../export/cancel-action.ts';
 import { type CreateFlags, createExport } from '../export/create-action.ts';
 import { type DownloadFlags, downloadExport } from '../export/download-action.ts';
 import { redeliverExport } from '../export/redeliver-action.ts';
@@ -24,7 +25,7 @@ export function registerExportCommands(program: Command, context: CliContext): v
   const id = EXAMPLE_EXPORT_ID;
   const exportGroup = program
     .command('export')
-    .description('Create, follow, download and delete compliance evidence exports')
+    .description('Create, follow, download, cancel and delete compliance evidence exports')
     .addHelpText(
       'after',
       [
@@ -255,6 +256,30 @@ export function registerExportCommands(program: Command, context: CliContext): v
     )
     .action(async (flags: { id: string }, command: Command) => {
       await redeliverExport(context, globalOptions(command), flags);
+    });
+
+  exportGroup
+    .command('cancel')
+    .description(
+      'Stop a queued or running export. It ends cancelled with no artifact, and frees its place among ' +
+        'the exports this token may have queued or running at once. Exit 1 if it has already finished.',
+    )
+    .requiredOption('--id <id>', 'the export id (exp_...)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        `  $ kt export cancel --id ${id}`,
+        `  ✓ Export ${id} cancelled`,
+        '  No artifact was published; the job and its audit entries remain.',
+        '',
+        `  $ kt export cancel --id ${id} -o json`,
+        '',
+      ].join('\n'),
+    )
+    .action(async (flags: { id: string }, command: Command) => {
+      await cancelExport(context, globalOptions(command), flags);
     });
 
   exportGroup

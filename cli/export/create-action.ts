@@ -77,6 +77,9 @@ export async function createExport(
       `export ${final.id} failed: ${oneLine(final.error?.reason ?? 'no reason given')}`,
     );
   }
+  if (final.status === 'cancelled') {
+    throw new CommandFailedError(`export ${final.id} was cancelled`);
+  }
   if (final.status === 'deleted') {
     throw new CommandFailedError(`export ${final.id} was deleted while kt was waiting for it`);
   }

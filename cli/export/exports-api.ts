@@ -34,6 +34,8 @@ export interface ExportsApi {
   manifest(id: string): Promise<unknown>;
   /** Starts a failed delivery again; the job comes back with its delivery pending. */
   redeliver(id: string): Promise<ExportJobView>;
+  /** Stops a queued or running export; the job comes back cancelled (also when it was already). */
+  cancel(id: string): Promise<ExportJobView>;
 }
 
 /** The API field → the `kt export create` flag that sets it. */
@@ -82,6 +84,12 @@ export function exportsApi(client: ApiClient): ExportsApi {
     async redeliver(id) {
       // A 409 (delivered already, no delivery, not completed) carries the API's own reason.
       const response = await naming404(id, client.post(`${path(id)}/redeliver`, {}));
+      return readJobView(response.body, response.status);
+    },
+    async cancel(id) {
+      // Safe to send again (a cancelled export answers the same), so retried like a GET; a 409
+      // (the export has finished) carries the API's own reason, naming its status.
+      const response = await naming404(id, client.post(`${path(id)}/cancel`, {}, { idempotent: true }));
       return readJobView(response.body, response.status);
     },
   };

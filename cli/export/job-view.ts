@@ -36,6 +36,8 @@ export interface ExportJobView {
   readonly started?: string;
   /** When the job reached its outcome: completed, or failed. */
   readonly completed?: string;
+  /** When the job was cancelled (`kt export cancel`). */
+  readonly cancelled?: string;
   readonly deleted?: string;
   readonly error?: { readonly reason: string; readonly state?: string };
   /** Only while running. */

@@ -72,6 +72,7 @@ export function statusLines(view: ExportJobView): string[] {
     ],
     ['Created', toSecond(view.created)],
     [outcome, view.completed === undefined ? undefined : toSecond(view.completed)],
+    ['Cancelled', view.cancelled === undefined ? undefined : toSecond(view.cancelled)],
     ['Deleted', view.deleted === undefined ? undefined : toSecond(view.deleted)],
     ['Delivery', deliveryLine(view)],
     ['Error', view.error === undefined ? undefined : oneLine(view.error.reason) || 'unknown'],

@@ -16,7 +16,7 @@ export interface WaitOptions {
 
 export const POLL_INTERVAL_MS = 1_000;
 
-/** Returns the job's terminal view (completed, failed or deleted), starting from `first`. */
+/** Returns the job's terminal view (completed, failed, cancelled or deleted), starting from `first`. */
 export async function waitForExport(
   first: ExportJobView,
   poll: (id: string) => Promise<ExportJobView>,

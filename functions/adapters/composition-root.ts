@@ -158,6 +158,7 @@ function stepFunctionsStarter(config: RuntimeConfig): WorkflowStarter {
     // Only the API Lambda starts exports; the workflow Lambdas never reach this.
     return {
       startExport: () => Promise.reject(new ConfigurationError('STATE_MACHINE_ARN')),
+      stopExport: () => Promise.reject(new ConfigurationError('STATE_MACHINE_ARN')),
     };
   }
   return new StepFunctionsWorkflowStarter(new SFNClient({ region: config.region }), arn);

@@ -160,10 +160,19 @@ export interface RunningExportSlots {
   releaseSlot(owner: string, exportId: string): Promise<void>;
 }
 
-/** Starts the export workflow for a job (a Step Functions execution named after the export id). */
+/**
+ * Starts the export workflow for a job (a Step Functions execution named after the export id),
+ * and stops it again when the export is cancelled.
+ */
 export interface WorkflowStarter {
   /** Starting an export that is already started is not an error. */
   startExport(exportId: string): Promise<void>;
+  /**
+   * Stops the export's execution (the one named after its id). An execution that does not exist
+   * (never started) or has already ended is not an error. A task already running when it stops
+   * runs on to its end; the steps find their job cancelled and publish nothing.
+   */
+  stopExport(exportId: string): Promise<void>;
   /**
    * Runs the workflow's Deliver step (then RecordAudit) again for a completed export, as an
    * execution named `executionName` (the export's own name is taken).

@@ -15,6 +15,7 @@ import {
   getExportManifestById,
   getExports,
   postExport,
+  postExportCancel,
   postExportRedeliver,
 } from './routes/exports.ts';
 import { getKeys } from './routes/keys.ts';
@@ -42,6 +43,7 @@ export const ROUTES: readonly Route<APIGatewayProxyEventV2, APIGatewayProxyResul
   { method: 'GET', path: '/v1/exports/{id}/manifest', handler: getExportManifestById },
   { method: 'DELETE', path: '/v1/exports/{id}', handler: deleteExportById },
   { method: 'POST', path: '/v1/exports/{id}/redeliver', handler: postExportRedeliver },
+  { method: 'POST', path: '/v1/exports/{id}/cancel', handler: postExportCancel },
   { method: 'POST', path: '/v1/export-schedules', handler: postSchedule },
   { method: 'GET', path: '/v1/export-schedules', handler: getSchedules },
   { method: 'GET', path: '/v1/export-schedules/{name}', handler: getScheduleByName },

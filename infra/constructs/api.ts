@@ -195,17 +195,19 @@ export class ExportApi extends Construct {
     // Ingest claims event ids and writes events, and never reads events back. Every kind of item in
     // the control table is served here (jobs, idempotency keys, tokens, schedules, audit trail,
     // running-export slots, and the lists on its GSIs). Downloads are presigned GET URLs (signed
-    // with this role, so it needs GetObject and the key), GET .../manifest reads the manifest and
-    // DELETE /v1/exports/{id} removes the artifact; artifacts are written only by the workflow, and
-    // only the workflow's executions are started here.
+    // with this role, so it needs GetObject and the key), GET .../manifest reads the manifest,
+    // DELETE /v1/exports/{id} removes the artifact and POST /v1/exports/{id}/cancel aborts the
+    // export's open uploads; artifacts are written only by the workflow, and only the workflow's
+    // executions are started (and, to cancel an export, stopped) here.
     data.grantEventIngest(this.apiFunction);
     data.grantControlReadWrite(this.apiFunction);
-    data.grantExportObjects(this.apiFunction, ['s3:GetObject', 's3:DeleteObject']);
+    data.grantExportObjects(this.apiFunction, ['s3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload']);
     // Audit appends (create, download, delete, event conflicts) may write a signed checkpoint, and
     // GET /v1/audit/checkpoint reads the latest one.
     data.grantAuditCheckpointsWrite(this.apiFunction);
     data.grantAuditCheckpointsRead(this.apiFunction);
     props.workflow.grantStartExecution(this.apiFunction);
+    props.workflow.grantStopExecution(this.apiFunction);
     // Audit appends (create, download, delete, ingest conflicts) sign checkpoints; GET /v1/keys
     // reads the public keys. The only function that may read them.
     props.signingKey.grantSign(this.apiFunction);

@@ -37,6 +37,11 @@ export interface IExportWorkflow {
    * console lists `exp_…` executions.
    */
   grantStartExecution(grantee: iam.IGrantable): iam.Grant;
+  /**
+   * StopExecution on this state machine's executions only (`execution:<machine>:*`): cancelling
+   * an export stops the execution named after it.
+   */
+  grantStopExecution(grantee: iam.IGrantable): iam.Grant;
 }
 
 export interface ExportWorkflowProps {
@@ -117,8 +122,10 @@ const STEP_SETTINGS: Readonly<Record<WorkflowStep, StepSettings>> = {
     grant: (data, fn) => {
       data.grantEventsRead(fn);
       // It saves its cursor in the job after every page, and uploads parts (UploadPart is PutObject).
+      // Finding its export cancelled, it aborts the upload again: a part in flight while the
+      // cancellation aborted it may have outlived that abort.
       data.grantControlItems(fn, ITEM_READ_WRITE, ['jobs']);
-      data.grantExportObjects(fn, ['s3:PutObject']);
+      data.grantExportObjects(fn, ['s3:PutObject', 's3:AbortMultipartUpload']);
     },
   },
   renderReport: {
@@ -327,6 +334,23 @@ export class ExportWorkflow extends Construct implements IExportWorkflow {
 
   grantStartExecution(grantee: iam.IGrantable): iam.Grant {
     return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  grantStopExecution(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.stateMachine.grantExecution(grantee, 'states:StopExecution');
+    const principal: unknown = grantee.grantPrincipal;
+    if (Construct.isConstruct(principal)) {
+      // How cdk-nag prints the resource: the state machine's name cut from its ARN (Arn.split).
+      const id = logicalIdOf(this.stateMachine.node.defaultChild as CfnElement);
+      const name = JSON.stringify({ 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: id }] }] });
+      Validations.of(principal).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}:*]`,
+        reason:
+          'An execution is named after its export id, known only at run time, so StopExecution (cancelling an ' +
+          'export) names the executions of this one state machine (execution:<machine>:*), and no other action.',
+      });
+    }
+    return grant;
   }
 }
 

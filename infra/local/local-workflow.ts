@@ -58,6 +58,14 @@ export class LocalWorkflowRunner implements WorkflowStarter {
     this.run(exportId, exportId, { exportId });
   }
 
+  /**
+   * Aborts the export's execution, as StopExecution does on AWS: no further state runs. A step
+   * already running runs on to its end (its result is dropped); it finds its job cancelled.
+   */
+  async stopExport(exportId: string): Promise<void> {
+    this.executions.get(exportId)?.abort();
+  }
+
   /** A redelivery: an execution of its own that runs Deliver and RecordAudit only. */
   async redeliverExport(exportId: string, executionName: string): Promise<void> {
     this.run(exportId, executionName, { exportId, redeliver: true });
@@ -89,10 +97,16 @@ export class LocalWorkflowRunner implements WorkflowStarter {
     });
   }
 
-  /** Resolves once every execution started so far has ended. */
+  /**
+   * Resolves once every execution started so far has ended, and every step handler it called has
+   * returned (a stopped execution ends at once; the step it was running may still be working).
+   */
   async idle(): Promise<void> {
-    while (this.executions.size > 0) {
-      await Promise.all([...this.executions.values()].map((execution) => execution.settled));
+    while (this.executions.size > 0 || this.invocations.size > 0) {
+      await Promise.allSettled([
+        ...[...this.executions.values()].map((execution) => execution.settled),
+        ...this.invocations,
+      ]);
     }
   }
 

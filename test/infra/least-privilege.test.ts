@@ -13,6 +13,7 @@ import { artifactKeyOf, companionKeyOf } from '../../functions/core/export/expor
 import { manifestNameOf } from '../../functions/core/evidence/manifest.ts';
 import { CHECKPOINT_PREFIX } from '../../functions/core/audit/checkpoint.ts';
 import { createExport } from '../../functions/core/export/operations/create-export.ts';
+import { cancelExport } from '../../functions/core/export/operations/cancel-export.ts';
 import { deleteExport } from '../../functions/core/export/operations/delete-export.ts';
 import { downloadExport } from '../../functions/core/export/operations/download-export.ts';
 import { getExportManifest } from '../../functions/core/export/operations/read-exports.ts';
@@ -35,7 +36,7 @@ import { handler as renderReport } from '../../functions/handlers/workflow/rende
 import { CONTROL_ITEM_KEYS, EVENT_ITEM_KEYS, EXPORT_OBJECT_PREFIX } from '../../infra/constructs/data.ts';
 import type { WorkflowStep } from '../../infra/constructs/workflow-definition.ts';
 import { LocalWorkflowRunner, type StepHandler } from '../../infra/local/local-workflow.ts';
-import { withPartUploadFault } from '../../infra/local/part-upload-fault.ts';
+import { withPartUploadFault, withUploadPart } from '../../infra/local/part-upload-fault.ts';
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { KeeptrustsExportStack } from '../../infra/stack.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
@@ -117,6 +118,9 @@ function synthesize(deliveryBuckets: readonly DeliveryBucket[] = []) {
     }
     if (v.Ref) return names.get(v.Ref as string) ?? `\${${v.Ref as string}}`;
     if (v['Fn::Join']) return (v['Fn::Join'] as [string, unknown[]])[1].map(render).join('');
+    // The name in an ARN (`arn:partition:service:region:account:type:name`): CDK's Arn.split.
+    const select = v['Fn::Select'] as [number, { 'Fn::Split'?: [string, unknown] }] | undefined;
+    if (select?.[0] === 6 && select[1]['Fn::Split']?.[0] === ':') return `${render(select[1]['Fn::Split'][1])}.Name`;
     return JSON.stringify(value);
   };
   /** The role's statements: its inline policies and its default policy. */
@@ -201,15 +205,19 @@ describe('each function holds exactly the permissions it uses', () => {
         'dynamodb:Query ExportControl',
         'dynamodb:UpdateItem ExportControl',
         'dynamodb:Query ExportControl/index/gsi1',
-        // Downloads (presigned GET), manifests and deletes under exports/; checkpoints read and written.
+        // Downloads (presigned GET), manifests, deletes and a cancelled export's uploads aborted
+        // under exports/; checkpoints read and written.
         's3:GetObject Artifacts/exports/*',
         's3:DeleteObject Artifacts/exports/*',
+        's3:AbortMultipartUpload Artifacts/exports/*',
         's3:GetObject Artifacts/audit/checkpoints/*',
         's3:PutObject Artifacts/audit/checkpoints/*',
         's3:ListBucket Artifacts',
         'kms:Sign SigningKey',
         'kms:GetPublicKey SigningKey',
         'states:StartExecution StateMachine',
+        // Cancelling an export stops its execution: this state machine's executions only.
+        `states:StopExecution arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:StateMachine.Name:*`,
         ...['CreateSchedule', 'DeleteSchedule', 'GetSchedule', 'UpdateSchedule'].map(
           (action) =>
             `scheduler:${action} arn:\${AWS::Partition}:scheduler:\${AWS::Region}:\${AWS::AccountId}:schedule/${scheduleGroupName}/*`,
@@ -237,6 +245,9 @@ describe('each function holds exactly the permissions it uses', () => {
         `dynamodb:GetItem ExportControl${LK('EXPORT#*')}`,
         `dynamodb:PutItem ExportControl${LK('EXPORT#*')}`,
         's3:PutObject Artifacts/exports/*',
+        // Finding its export cancelled, it aborts the upload again (a part in flight may outlive
+        // the cancellation's abort).
+        's3:AbortMultipartUpload Artifacts/exports/*',
         ...KEY_WRITE,
       ],
     ],
@@ -481,7 +492,11 @@ describe("every AWS call of the functions is allowed by its role's synthesized p
     const adapters = createAdapters(config, {
       signing: { signer: base.signer, publicKeys: base.publicKeys },
       // Executions are started by the test once the caller is done (one function at a time).
-      workflow: { startExport: async (id) => void started.push(id) } satisfies WorkflowStarter,
+      // Stopping is left to the steps (as when a stop comes late): they find the export cancelled.
+      workflow: {
+        startExport: async (id) => void started.push(id),
+        stopExport: async () => undefined,
+      } satisfies WorkflowStarter,
       scheduleTrigger: { putTrigger: async () => undefined, deleteTrigger: async () => undefined },
       ...overrides,
     });
@@ -530,8 +545,11 @@ describe("every AWS call of the functions is allowed by its role's synthesized p
     return adapters;
   };
 
-  /** Runs every execution started so far, each step as its own function. */
-  const runWorkflow = async (faults: { exportPageFails?: boolean } = {}) => {
+  /**
+   * Runs every execution started so far, each step as its own function. `cancelDuringExportPage`:
+   * the API cancels the export while ExportPage uploads its first part.
+   */
+  const runWorkflow = async (faults: { exportPageFails?: boolean; cancelDuringExportPage?: string } = {}) => {
     const steps: Record<WorkflowStep, StepHandler> = {
       prepare,
       exportPage,
@@ -544,12 +562,7 @@ describe("every AWS call of the functions is allowed by its role's synthesized p
     const worlds = Object.fromEntries(
       (Object.keys(steps) as WorkflowStep[]).map((step) => [
         step,
-        as(
-          step,
-          step === 'exportPage' && faults.exportPageFails
-            ? { artifactStore: (store) => withPartUploadFault(store, { afterParts: 0 }) }
-            : {},
-        ),
+        as(step, step === 'exportPage' ? exportPageOverrides(faults) : {}),
       ]),
     ) as Record<WorkflowStep, Adapters>;
     const runner = new LocalWorkflowRunner({
@@ -576,6 +589,22 @@ describe("every AWS call of the functions is allowed by its role's synthesized p
     });
     for (const id of started.splice(0)) await runner.startExport(id);
     await runner.idle();
+  };
+
+  const exportPageOverrides = (faults: {
+    exportPageFails?: boolean;
+    cancelDuringExportPage?: string;
+  }): Parameters<typeof createAdapters>[1] => {
+    if (faults.exportPageFails) return { artifactStore: (store) => withPartUploadFault(store, { afterParts: 0 }) };
+    const id = faults.cancelDuringExportPage;
+    if (id === undefined) return {};
+    return {
+      artifactStore: (store) =>
+        withUploadPart(store, async (key, uploadId, partNumber, body) => {
+          await cancelExport(exportOperationDeps(as('api')), id, ADMIN);
+          return store.uploadPart(key, uploadId, partNumber, body);
+        }),
+    };
   };
 
   beforeAll(async () => {
@@ -670,6 +699,21 @@ describe("every AWS call of the functions is allowed by its role's synthesized p
     expect(calls.some((call) => call.fn === 'markFailed' && call.action === 's3:AbortMultipartUpload')).toBe(
       true,
     );
+  }, 120_000);
+
+  it('a cancelled export: the API cancels it, and the steps that find it cancelled stop within their grants', async () => {
+    const { job } = await createExport(
+      exportOperationDeps(as('api')),
+      { from: '2026-04-01T00:00:00Z', to: '2026-04-02T23:59:59Z', format: 'csv' },
+      ADMIN,
+    );
+    await runWorkflow({ cancelDuringExportPage: job.id });
+    expect((await base.jobStore.getJob(job.id))!.value.status).toBe('cancelled');
+    // ExportPage aborted the upload again; the execution, not stopped here, ended in MarkFailed,
+    // which kept the export cancelled.
+    expect(calls.some((call) => call.fn === 'api' && call.action === 's3:AbortMultipartUpload')).toBe(true);
+    expect(calls.some((call) => call.fn === 'exportPage' && call.action === 's3:AbortMultipartUpload')).toBe(true);
+    expect(await base.artifactStore.openUploads(`exports/${job.id}/`)).toEqual([]);
   }, 120_000);
 
   it('a schedule fires through the scheduled function within its grants', async () => {

@@ -1,6 +1,8 @@
 import aslValidator from 'asl-validator';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { DependencyError, ValidationError } from '../../functions/core/errors.ts';
+import { PUBLISH_CLAIM_MS } from '../../functions/core/export/export-job.ts';
+import { ExportCancelledError } from '../../functions/core/export/workflow/cancelled-export.ts';
 import {
   LAMBDA_SERVICE_ERRORS,
   TRANSIENT_ERRORS,
@@ -10,6 +12,7 @@ import {
   WORKFLOW_FUNCTION_TIMEOUTS,
 } from '../../infra/constructs/workflow-definition.ts';
 import { localFunctionArn, renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
+import { taskTimeoutOf } from '../../infra/constructs/workflow-definition.ts';
 
 type State = {
   Type: string;
@@ -429,6 +432,17 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
     });
   });
 
+  it('does not retry a step that found its export cancelled: MarkFailed (which keeps it cancelled), then Failed', async () => {
+    const { handlers, states } = steps({
+      exportPage: async () => {
+        throw new ExportCancelledError(`Export ${exportId} was cancelled; ExportPage stopped and published nothing.`);
+      },
+    });
+    const { error } = await run(handlers);
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect(states()).toEqual(['Prepare', 'ExportPage', 'MarkFailed']);
+  });
+
   it('fails the execution with MarkFailed’s own error when MarkFailed itself keeps failing', async () => {
     const { handlers, states } = steps({
       recordAudit: async () => {
@@ -442,5 +456,13 @@ describe('the export workflow run by aws-local-stepfunctions', () => {
     expect(error).toBeInstanceOf(ExecutionError);
     expect(states().filter((state) => state === 'MarkFailed')).toHaveLength(4);
     expect(events.at(-1)).toMatchObject({ type: 'ExecutionFailed', Error: 'DependencyError' });
+  });
+});
+
+describe("Finalize's claim to publish", () => {
+  it('holds off a cancellation for longer than any Finalize invocation can run', () => {
+    // A claim older than PUBLISH_CLAIM_MS is taken to belong to an invocation that is gone.
+    expect(taskTimeoutOf('finalize').toMilliseconds()).toBeLessThan(PUBLISH_CLAIM_MS);
+    expect(WORKFLOW_FUNCTION_TIMEOUTS.finalize.toMilliseconds()).toBeLessThan(PUBLISH_CLAIM_MS);
   });
 });

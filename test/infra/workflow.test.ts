@@ -253,7 +253,11 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
     const signs = { signingKey: ['kms:Sign'] };
     it.each([
       ['prepare', { ...common, control: ITEMS, objects: ['s3:AbortMultipartUpload', 's3:PutObject'] }],
-      ['exportPage', { ...common, events: ['dynamodb:Query'], control: ITEMS, objects: ['s3:PutObject'] }],
+      // ExportPage aborts its upload again when it finds its export cancelled.
+      [
+        'exportPage',
+        { ...common, events: ['dynamodb:Query'], control: ITEMS, objects: ['s3:AbortMultipartUpload', 's3:PutObject'] },
+      ],
       // RenderReport reads the events again for the table and uploads the report's parts.
       [
         'renderReport',
@@ -325,10 +329,10 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       expect(permissionsOf(roleId('markFailed')).objects).toEqual(['s3:AbortMultipartUpload']);
     });
 
-    it('no step function may delete artifacts or start executions; only Finalize and Deliver read artifacts', () => {
+    it('no step function may delete artifacts or start or stop executions; only Finalize and Deliver read artifacts', () => {
       for (const step of WORKFLOW_STEPS) {
         const actions = Object.values(permissionsOf(roleId(step))).flat();
-        for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 'states:StartExecution']) {
+        for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 'states:StartExecution', 'states:StopExecution']) {
           expect(actions).not.toContain(action);
         }
         if (step !== 'finalize' && step !== 'deliver') {
@@ -354,20 +358,21 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       ).toBeUndefined();
     });
 
-    it('may start executions of this state machine only, read artifacts for presigned URLs and delete them', () => {
+    it('may start and stop executions of this state machine only, read artifacts for presigned URLs, delete them and abort a cancelled export\'s uploads', () => {
       const permissions = permissionsOf(roleId('api'));
       expect(permissions).toEqual({
         // Ingest only: claims ids and writes events, never reads them back.
         events: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
         control: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-        objects: ['s3:DeleteObject', 's3:GetObject'],
+        objects: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject'],
         bucket: ['s3:ListBucket'],
         // Writes checkpoints when it appends to the audit trail; reads the latest for GET /v1/audit/checkpoint.
         checkpoints: ['s3:GetObject', 's3:PutObject'],
         key: KEY_READ_WRITE,
         // Lists the public keys (GET /v1/keys) and signs audit checkpoints.
         signingKey: ['kms:GetPublicKey', 'kms:Sign'],
-        stateMachine: ['states:StartExecution'],
+        // Starts exports' executions, and stops them to cancel an export.
+        stateMachine: ['states:StartExecution', 'states:StopExecution'],
         // Manages the schedules of its own Scheduler group, handing them only the scheduler role.
         schedules: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule'],
         schedulerRole: ['iam:PassRole'],
@@ -380,6 +385,28 @@ describe('ExportWorkflow in KeeptrustsExportStack', () => {
       expect(start).toEqual([
         { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId() } },
       ]);
+      // StopExecution on this state machine's executions (execution:<its name>:*), nothing wider.
+      const stop = statementsOf(roleId('api')).filter((s) => asArray(s.Action).includes('states:StopExecution'));
+      expect(stop).toHaveLength(1);
+      expect(stop[0]!.Action).toBe('states:StopExecution');
+      expect(JSON.stringify(stop[0]!.Resource)).toBe(
+        JSON.stringify({
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':states:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':execution:',
+              { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: stateMachineId() }] }] },
+              ':*',
+            ],
+          ],
+        }),
+      );
     });
   });
 

@@ -67,6 +67,7 @@ beforeAll(async () => {
       onExportFailed: (id) => failed.push(id),
       workflowStarter: (runner) => ({
         startExport: async (id) => void held.push(id),
+        stopExport: (id) => runner.stopExport(id),
         redeliverExport: (id, name) => runner.redeliverExport(id, name),
       }),
     },

@@ -197,7 +197,7 @@ describe('export workflow', () => {
     const world = await servers.world('budget');
     useAdapters(world);
     const deps = workflowDeps(world);
-    const runner = { startExport: async () => undefined };
+    const runner = { startExport: async () => undefined, stopExport: async () => undefined };
     await createExport(
       { ...exportOperationDeps(world), workflow: runner, newId: () => EXPORT_ID, now: () => CREATED },
       { from: FROM, to: TO, format: 'json' },

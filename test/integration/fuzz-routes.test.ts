@@ -510,6 +510,7 @@ const POISONS: Readonly<Record<string, Entries>> = {
   ],
   // They take no field at all.
   'POST /v1/exports/{id}/redeliver': [['force', 'true']],
+  'POST /v1/exports/{id}/cancel': [['force', 'true']],
   'POST /v1/export-schedules/{name}/pause': [['state', '"paused"']],
   'POST /v1/export-schedules/{name}/resume': [['state', '"enabled"']],
 };

@@ -3,7 +3,13 @@ import { createTables } from '../../functions/adapters/dynamodb/create-tables.ts
 import { DynamoJobStore } from '../../functions/adapters/dynamodb/job-store.ts';
 import type { Principal } from '../../functions/core/auth/token-record.ts';
 import { ConflictError, ValidationError } from '../../functions/core/errors.ts';
-import { type ExportJob, newExportJob, startJob } from '../../functions/core/export/export-job.ts';
+import {
+  cancelJob,
+  deleteJob,
+  type ExportJob,
+  newExportJob,
+  startJob,
+} from '../../functions/core/export/export-job.ts';
 import type { IdempotencyClaim } from '../../functions/core/ports.ts';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../support/embedded-dynamodb.ts';
 import { rejection } from '../support/rejection.ts';
@@ -108,6 +114,25 @@ describe('saveJob', () => {
     await rejection(store.saveJob({ ...running, records: 7 }, 1), ConflictError);
     await rejection(store.saveJob({ ...running, records: 8 }, 3), ConflictError);
     expect(await store.getJob(job.id)).toEqual({ value: running, revision: 2 });
+  });
+
+  it('never saves a cancelled job as anything but cancelled or deleted, even at its current revision', async () => {
+    const store = await freshStore();
+    const job = jobAt(6, 0);
+    await store.createJob(job);
+    const running = startJob(job, new Date('2026-05-01T12:00:01Z'));
+    await store.saveJob(running, 1);
+    const cancelled = cancelJob(running, new Date('2026-05-01T12:00:02Z'));
+    await store.saveJob(cancelled, 2);
+    // A step that read the cancelled job (revision 3) and wrote it back as running anyway: refused.
+    await rejection(store.saveJob({ ...running, records: 9 }, 3), ConflictError);
+    await rejection(store.saveJob({ ...cancelled, status: 'completed' }, 3), ConflictError);
+    expect(await store.getJob(job.id)).toEqual({ value: cancelled, revision: 3 });
+    // Cancelled again (a repeat's bookkeeping) or deleted: allowed.
+    await store.saveJob(cancelled, 3);
+    const deleted = deleteJob(cancelled, new Date('2026-05-01T12:00:03Z'));
+    await store.saveJob(deleted, 4);
+    expect(await store.getJob(job.id)).toEqual({ value: deleted, revision: 5 });
   });
 
   it('refuses to save a job that was never created (no revision matches)', async () => {

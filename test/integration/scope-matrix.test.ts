@@ -4,6 +4,8 @@ import path from 'node:path';
 import { DeleteBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SCOPES, type Scope } from '../../functions/core/auth/token-record.ts';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
+import { newExportId } from '../../functions/core/export/export-id.ts';
+import { newExportJob } from '../../functions/core/export/export-job.ts';
 import { ROUTES } from '../../functions/handlers/api.ts';
 import { LOCAL_DELIVERY_BUCKET } from '../../infra/local/local-config.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
@@ -62,6 +64,7 @@ const fixtures = {
   exportId: '',
   deletableExportId: '',
   undeliveredExportId: '',
+  cancellableExportId: '',
   schedule: 'matrix-fixture',
   tokenId: '',
 };
@@ -93,6 +96,18 @@ async function completedExport(bucket = LOCAL_DELIVERY_BUCKET): Promise<string> 
     delivery: { s3Bucket: bucket, s3Prefix: 'matrix/' },
   });
   await stack.workflow.idle();
+  return job.id;
+}
+
+/** A queued export of the team whose workflow never starts (a start still to come), to cancel. */
+async function queuedExport(): Promise<string> {
+  const job = newExportJob(
+    { range: { from: FROM, to: TO }, format: 'json', filters: { team: TEAM } },
+    { tokenId: 'tok_matrixfixture', name: 'matrix', scopes: ['admin'] },
+    new Date(),
+    newExportId(),
+  );
+  await stack.adapters.jobStore.createJob(job);
   return job.id;
 }
 
@@ -158,6 +173,12 @@ const CASES: Readonly<Record<string, RouteCase>> = {
     otherTeam: 404,
     // Deleting a deleted export answers it again, so one fixture serves every caller.
     request: async () => ({ path: `/v1/exports/${fixtures.deletableExportId}` }),
+  },
+  'POST /v1/exports/{id}/cancel': {
+    need: 'exports:write',
+    otherTeam: 404,
+    // Cancelling a cancelled export answers it again, so one queued fixture serves every caller.
+    request: async () => ({ path: `/v1/exports/${fixtures.cancellableExportId}/cancel`, body: {} }),
   },
   'POST /v1/exports/{id}/redeliver': {
     need: 'exports:write',
@@ -297,6 +318,7 @@ beforeAll(async () => {
   fixtures.exportId = await completedExport();
   fixtures.deletableExportId = await completedExport();
   fixtures.undeliveredExportId = await completedExport(MISSING_BUCKET);
+  fixtures.cancellableExportId = await queuedExport();
   await asAdmin('POST', '/v1/export-schedules', scheduleBody(fixtures.schedule));
   fixtures.tokenId = (
     await asAdmin<{ id: string }>('POST', '/v1/tokens', { name: 'to-revoke', scopes: ['exports:read'] })

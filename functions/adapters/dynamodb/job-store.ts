@@ -52,14 +52,29 @@ export class DynamoJobStore implements ExportJobStore {
     return item === undefined ? undefined : { value: jobOf(item), revision: revisionOf(item) };
   }
 
+  /**
+   * Conditional on the revision, and on a cancelled job staying cancelled (or becoming deleted):
+   * no save can turn a cancelled export back into a running, completed or failed one. The
+   * revision already refuses a save computed from a read before the cancellation; the status
+   * condition refuses one computed from a read after it too, whatever the step does.
+   */
   async saveJob(job: ExportJob, revision: number): Promise<number> {
     const next = revision + 1;
+    const mayFollowCancelled = job.status === 'cancelled' || job.status === 'deleted';
     await this.write(
       new PutCommand({
         TableName: this.tableName,
         Item: jobItem(job, next),
-        ConditionExpression: 'revision = :revision',
-        ExpressionAttributeValues: { ':revision': revision },
+        ...(mayFollowCancelled
+          ? {
+              ConditionExpression: 'revision = :revision',
+              ExpressionAttributeValues: { ':revision': revision },
+            }
+          : {
+              ConditionExpression: 'revision = :revision AND #status <> :cancelled',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':revision': revision, ':cancelled': 'cancelled' },
+            }),
       }),
       () => new ConflictError(`Export ${job.id} was changed by another writer; read it again.`),
       `Saving export ${job.id}`,

@@ -21,6 +21,7 @@ export const AUDIT_ACTIONS = [
   'export.created',
   'export.completed',
   'export.failed',
+  'export.cancelled',
   'export.downloaded',
   'export.deleted',
   'export.delivered',

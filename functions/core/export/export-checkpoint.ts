@@ -37,6 +37,13 @@ export interface ExportCheckpoint {
   readonly summary?: ReportSummary;
   /** PDF jobs: the report's own upload, once RenderReport has started it. */
   readonly report?: ReportCheckpoint;
+  /**
+   * When Finalize claimed to publish: saved (conditionally, like every save) after its
+   * completeness check and before it completes any upload. From then on the export can no longer
+   * be cancelled (export-job.ts cancelJob), so no artifact or manifest is ever published for a
+   * cancelled export; each Finalize attempt claims afresh.
+   */
+  readonly publishing?: string;
 }
 
 /**

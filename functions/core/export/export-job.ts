@@ -8,7 +8,7 @@ import type { ExportRequest } from './export-request.ts';
 import type { ExportFilters, ExportFormat } from './export-metadata.ts';
 import type { ReportPageSize } from './report/page-size.ts';
 
-export const EXPORT_JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'deleted'] as const;
+export const EXPORT_JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'deleted'] as const;
 
 export type ExportJobStatus = (typeof EXPORT_JOB_STATUSES)[number];
 
@@ -16,14 +16,26 @@ export type ExportJobStatus = (typeof EXPORT_JOB_STATUSES)[number];
  * Every status change a job may make, and the only place that decides it. A job is never
  * retried in place: a failed export is evidence that it failed, so a new attempt is a new job.
  * Only a finished job may be deleted, and deleting removes the artifact, not the job's history.
+ * A queued or running job may be cancelled (POST /v1/exports/{id}/cancel): it ends with no
+ * artifact, like a failed one, and nothing the workflow does afterwards can move it on.
  */
 export const ALLOWED_TRANSITIONS: Readonly<Record<ExportJobStatus, readonly ExportJobStatus[]>> = {
-  queued: ['running', 'failed'],
-  running: ['completed', 'failed'],
+  queued: ['running', 'failed', 'cancelled'],
+  running: ['completed', 'failed', 'cancelled'],
   completed: ['deleted'],
   failed: ['deleted'],
+  cancelled: ['deleted'],
   deleted: [],
 };
+
+/**
+ * How long Finalize's claim to publish (ExportCheckpoint.publishing) holds off a cancellation.
+ * Longer than any Finalize invocation can run (its Lambda timeout, 2 minutes, plus the task's
+ * margin: WORKFLOW_FUNCTION_TIMEOUTS in infra/, which a test compares with this), so a claim older
+ * than this belongs to an invocation that is gone, and a retry must claim again before it
+ * publishes anything.
+ */
+export const PUBLISH_CLAIM_MS = 5 * 60_000;
 
 export interface ExportJobError {
   readonly reason: string;
@@ -47,6 +59,8 @@ export interface ExportJob {
   readonly startedAt?: string;
   /** When the job reached its outcome, completed or failed. */
   readonly completedAt?: string;
+  /** When the job was cancelled (POST /v1/exports/{id}/cancel); the audit entry names who. */
+  readonly cancelledAt?: string;
   readonly deletedAt?: string;
   /** The tokenId of the principal that created the job (never the token). */
   readonly createdBy: string;
@@ -112,6 +126,7 @@ export interface ExportJobView {
   readonly created: string;
   readonly started?: string;
   readonly completed?: string;
+  readonly cancelled?: string;
   readonly deleted?: string;
   readonly error?: ExportJobError;
   /** While running: how far through the time range the export has read. */
@@ -146,7 +161,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** A job is terminal once the workflow will do nothing more with it (pollers stop here). */
 export function isTerminal(status: ExportJobStatus): boolean {
-  return status === 'completed' || status === 'failed' || status === 'deleted';
+  return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'deleted';
 }
 
 export function canTransition(from: ExportJobStatus, to: ExportJobStatus): boolean {
@@ -238,6 +253,41 @@ export function failJob(job: ExportJob, reason: string, state: string | undefine
   };
 }
 
+/**
+ * Cancels a queued or running export. The checkpoint stays on the cancelled job: it names the
+ * multipart uploads the cancellation and any step still in flight must abort. Refused (409) for a
+ * finished job, naming its status, and for a running one whose Finalize has claimed to publish
+ * (`checkpoint.publishing`, within PUBLISH_CLAIM_MS): from that claim on, the export completes or
+ * fails, and a completed one can be deleted.
+ */
+export function cancelJob(job: ExportJob, now: Date): ExportJob {
+  if (job.status === 'completed') {
+    throw new ConflictError(
+      `Export ${job.id} is completed; only a queued or running export can be cancelled. ` +
+        `To remove its artifact, delete it (kt export delete --id ${job.id}).`,
+    );
+  }
+  assertTransition(job, 'cancelled', 'cancelled');
+  const publishing = job.checkpoint?.publishing;
+  if (publishing !== undefined && now.getTime() - Date.parse(publishing) < PUBLISH_CLAIM_MS) {
+    throw new ConflictError(
+      `Export ${job.id} is running and already publishing its artifact (since ${publishing}); it can no longer ` +
+        `be cancelled. It completes in moments; delete it then (kt export delete --id ${job.id}).`,
+    );
+  }
+  return {
+    ...job,
+    status: 'cancelled',
+    cancelledAt: now.toISOString(),
+    // A cancelled export has no artifact: its delivery ends too, rather than stay pending forever.
+    ...(job.delivery === undefined
+      ? {}
+      : {
+          delivery: { ...job.delivery, status: 'failed', error: 'the export was cancelled, so there was nothing to deliver' },
+        }),
+  };
+}
+
 /** Marks the artifact removed; the record count and digest stay, as evidence of what existed. */
 export function deleteJob(job: ExportJob, now: Date): ExportJob {
   assertTransition(job, 'deleted', 'deleted');
@@ -275,6 +325,7 @@ export function jobView(job: ExportJob): ExportJobView {
     created: job.createdAt,
     ...(job.startedAt === undefined ? {} : { started: job.startedAt }),
     ...(job.completedAt === undefined ? {} : { completed: job.completedAt }),
+    ...(job.cancelledAt === undefined ? {} : { cancelled: job.cancelledAt }),
     ...(job.deletedAt === undefined ? {} : { deleted: job.deletedAt }),
     ...(job.error === undefined
       ? {}

@@ -19,6 +19,7 @@ export const BODY_LIMITS: Readonly<Record<string, number>> = {
   'POST /v1/tokens': 64 * 1024,
   // They take no fields, but kt sends `{}` (checked by noFieldsBodyOf in json.ts).
   'POST /v1/exports/{id}/redeliver': 64 * 1024,
+  'POST /v1/exports/{id}/cancel': 64 * 1024,
   'POST /v1/export-schedules/{name}/pause': 64 * 1024,
   'POST /v1/export-schedules/{name}/resume': 64 * 1024,
 };

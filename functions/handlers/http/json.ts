@@ -38,7 +38,7 @@ export function jsonBodyOf(event: APIGatewayProxyEventV2): unknown {
 }
 
 /**
- * For a POST that takes no fields (pause, resume, redeliver): no body, or a JSON object with no
+ * For a POST that takes no fields (pause, resume, redeliver, cancel): no body, or a JSON object with no
  * field (`{}`, what kt sends). Anything else is refused rather than silently ignored.
  */
 export function noFieldsBodyOf(event: APIGatewayProxyEventV2): void {

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { jobView } from '../../core/export/export-job.ts';
+import { cancelExport } from '../../core/export/operations/cancel-export.ts';
 import { createExport } from '../../core/export/operations/create-export.ts';
 import { deleteExport } from '../../core/export/operations/delete-export.ts';
 import { downloadExport, parseDownloadQuery } from '../../core/export/operations/download-export.ts';
@@ -51,6 +52,13 @@ export async function postExportRedeliver(event: APIGatewayProxyEventV2): Promis
   const principal = principalOf(event);
   noFieldsBodyOf(event);
   return jsonResponse(202, await redeliverExport(exportOperationDeps(), idOf(event), principal));
+}
+
+/** POST /v1/exports/{id}/cancel: 200 with the job, cancelled (the same again for a cancelled one). */
+export async function postExportCancel(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyResultV2> {
+  const principal = principalOf(event);
+  noFieldsBodyOf(event);
+  return jsonResponse(200, await cancelExport(exportOperationDeps(), idOf(event), principal));
 }
 
 function idOf(event: APIGatewayProxyEventV2): string {

@@ -1,13 +1,15 @@
 import {
   ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
   ExecutionLimitExceeded,
   SFNClient,
   SFNServiceException,
   StartExecutionCommand,
   StateMachineDoesNotExist,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { StepFunctionsWorkflowStarter } from '../../../functions/adapters/sfn/workflow-starter.ts';
+import { executionArnOf, StepFunctionsWorkflowStarter } from '../../../functions/adapters/sfn/workflow-starter.ts';
 import { DependencyError } from '../../../functions/core/errors.ts';
 import { rejection } from '../../support/rejection.ts';
 
@@ -80,5 +82,37 @@ describe('StepFunctionsWorkflowStarter', () => {
     const cause = new Error('ExecutionAlreadyExists');
     sfnMock.on(StartExecutionCommand).rejects(cause);
     expect((await rejection(starter.startExport(ID), DependencyError)).cause).toBe(cause);
+  });
+});
+
+describe('StepFunctionsWorkflowStarter.stopExport', () => {
+  const EXECUTION = `arn:aws:states:eu-west-1:123456789012:execution:keeptrusts-export:${ID}`;
+
+  it('stops the execution named after the export, with no error or cause (no KMS needed)', async () => {
+    sfnMock.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+    await expect(starter.stopExport(ID)).resolves.toBeUndefined();
+    const calls = sfnMock.commandCalls(StopExecutionCommand);
+    expect(calls.map((call) => call.args[0].input)).toEqual([{ executionArn: EXECUTION }]);
+  });
+
+  it('treats ExecutionDoesNotExist as success: a queued export whose start has not happened', async () => {
+    sfnMock.on(StopExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', ...meta }));
+    await expect(starter.stopExport(ID)).resolves.toBeUndefined();
+  });
+
+  it('turns any other failure into a DependencyError naming the export, keeping the cause', async () => {
+    const cause = new SFNServiceException({ name: 'AccessDeniedException', $fault: 'client', message: 'no', ...meta });
+    sfnMock.on(StopExecutionCommand).rejects(cause);
+    const error = await rejection(starter.stopExport(ID), DependencyError);
+    expect(error.cause).toBe(cause);
+    expect(error.message).toBe(`Stopping the export workflow of ${ID} failed.`);
+  });
+
+  it('derives execution ARNs in any partition, and refuses what is not a state machine ARN', () => {
+    expect(executionArnOf('arn:aws-cn:states:cn-north-1:123456789012:stateMachine:M', 'x')).toBe(
+      'arn:aws-cn:states:cn-north-1:123456789012:execution:M:x',
+    );
+    expect(() => executionArnOf('arn:aws:states:eu-west-1:123456789012:activity:M', ID)).toThrow(DependencyError);
+    expect(() => executionArnOf('keeptrusts-export', ID)).toThrow(DependencyError);
   });
 });

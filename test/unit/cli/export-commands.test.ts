@@ -1,3 +1,4 @@
+import { cancelExport } from '../../../cli/export/cancel-action.ts';
 import { createExport } from '../../../cli/export/create-action.ts';
 import { deleteExport, listExports, showExportStatus } from '../../../cli/export/job-actions.ts';
 import { ApiError, CommandFailedError, exitCodeFor } from '../../../cli/errors.ts';
@@ -244,6 +245,24 @@ describe('kt export create --wait', () => {
     expect(io.out()).toContain(`Failed: 2026-04-23T14:30:12Z\nError: ${reason}\n`);
   });
 
+  it('stops polling when the job is cancelled, prints it, then exits 1 saying so', async () => {
+    const cancelled = '2026-04-23T14:30:05.120Z';
+    jobGoesThrough([
+      running(20),
+      jobView({ status: 'cancelled', records: 600, bytes: undefined, sha256: undefined, completed: undefined, cancelled }),
+    ]);
+    const { context, globals, io } = exportContext(api.url);
+    const error = await rejection(
+      createExport(context, globals, { ...FLAGS, wait: true }, { pollIntervalMs: 5 }),
+    );
+    expect(error).toBeInstanceOf(CommandFailedError);
+    expect(exitCodeFor(error)).toBe(1);
+    expect(error.message).toBe(`export ${ID} was cancelled`);
+    expect(io.out()).toContain('Status: cancelled\n');
+    expect(io.out()).toContain('Cancelled: 2026-04-23T14:30:05Z\n');
+    expect(api.seen.filter((r) => r.method === 'GET')).toHaveLength(2);
+  });
+
   it('prints only the final job view with -o json, even when it failed', async () => {
     const failed = jobView({ status: 'failed', error: { reason: 'boom' } });
     jobGoesThrough([failed]);
@@ -341,6 +360,70 @@ describe('kt export delete', () => {
     await deleteExport(json.context, json.globals, { id: ID });
     expect(JSON.parse(json.io.out())).toEqual(deleted);
     expect(api.seen.map((r) => r.method)).toEqual(['DELETE', 'DELETE']);
+  });
+});
+
+describe('kt export cancel', () => {
+  const cancelled = () =>
+    jobView({
+      status: 'cancelled',
+      records: 300,
+      bytes: undefined,
+      sha256: undefined,
+      completed: undefined,
+      cancelled: '2026-04-23T14:30:05.000Z',
+    });
+
+  it('cancels the export and says so, or prints the job as JSON', async () => {
+    api.route(`POST /v1/exports/${ID}/cancel`, (_req, res) => sendJson(res, 200, cancelled()));
+    const human = exportContext(api.url);
+    await cancelExport(human.context, human.globals, { id: ID });
+    expect(human.io.out()).toBe(
+      `✓ Export ${ID} cancelled\nNo artifact was published; the job and its audit entries remain.\n`,
+    );
+    const json = exportContext(api.url, 'json');
+    await cancelExport(json.context, json.globals, { id: ID });
+    expect(JSON.parse(json.io.out())).toEqual(cancelled());
+    expect(api.seen.map((r) => `${r.method} ${r.url} ${r.body}`)).toEqual([
+      `POST /v1/exports/${ID}/cancel {}`,
+      `POST /v1/exports/${ID}/cancel {}`,
+    ]);
+  });
+
+  it('exits 1 with the API\'s one line for an export that has finished', async () => {
+    const detail = `Export ${ID} is failed; only a queued or running export can be cancelled.`;
+    api.route(`POST /v1/exports/${ID}/cancel`, (_req, res) =>
+      problem(res, 409, { type: 'urn:keeptrusts:problem:conflict', title: 'Conflict', status: 409, detail }),
+    );
+    const { context, globals, io } = exportContext(api.url);
+    const error = await rejection(cancelExport(context, globals, { id: ID }));
+    expect(error).toBeInstanceOf(ApiError);
+    expect(exitCodeFor(error)).toBe(1);
+    expect(error.message).toBe(detail);
+    expect(io.out()).toBe('');
+  });
+
+  it('retries a 503, as sending it again is safe', async () => {
+    let calls = 0;
+    api.route(`POST /v1/exports/${ID}/cancel`, (_req, res) => {
+      calls += 1;
+      if (calls === 1) problem(res, 503, { status: 503, detail: 'busy' });
+      else sendJson(res, 200, cancelled());
+    });
+    const { context, globals, io } = exportContext(api.url);
+    const retrying = { ...context, http: { retry: { attempts: 2 }, sleep: async () => undefined } };
+    await cancelExport(retrying, globals, { id: ID });
+    expect(calls).toBe(2);
+    expect(io.out()).toContain(`✓ Export ${ID} cancelled`);
+  });
+
+  it('says which export does not exist, and checks --id before sending', async () => {
+    const { context, globals } = exportContext(api.url);
+    const missing = await rejection(cancelExport(context, globals, { id: ID }));
+    expect(missing.message).toBe(`export ${ID} was not found`);
+    const usage = await rejection(cancelExport(context, globals, { id: 'exp_nope' }));
+    expect(exitCodeFor(usage)).toBe(2);
+    expect(api.seen).toHaveLength(1);
   });
 });
 

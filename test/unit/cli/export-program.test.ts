@@ -61,6 +61,10 @@ describe('kt export: usage errors exit 2 with one line, before any token is need
       "error: required option '--file <path>' not specified (see 'kt export verify --help')",
     ],
     [
+      ['export', 'cancel'],
+      "error: required option '--id <id>' not specified (see 'kt export cancel --help')",
+    ],
+    [
       ['export', 'list', '--limit', '101'],
       "error: option '--limit <n>' argument '101' is invalid. Must be a whole number from 1 to 100. (see 'kt export list --help')",
     ],
@@ -91,6 +95,7 @@ describe('kt export: help and local checks', () => {
       '--public-key <path>',
       '$ kt export verify --file compliance-report.json --public-key key.pem',
     ],
+    [['export', 'cancel', '--help'], '--id <id>', `$ kt export cancel --id ${ID}\n  ✓ Export ${ID} cancelled`],
   ])('kt %j shows its options and an example', async (args, option, example) => {
     const run = await kt(args);
     expect(run.code).toBe(0);

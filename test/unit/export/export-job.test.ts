@@ -3,6 +3,7 @@ import { ConflictError } from '../../../functions/core/errors.ts';
 import { isExportId, newExportId } from '../../../functions/core/export/export-id.ts';
 import {
   ALLOWED_TRANSITIONS,
+  cancelJob,
   canTransition,
   completeJob,
   deleteJob,
@@ -15,6 +16,7 @@ import {
   jobView,
   MAX_ERROR_REASON_CHARS,
   newExportJob,
+  PUBLISH_CLAIM_MS,
   recordProgress,
   startJob,
 } from '../../../functions/core/export/export-job.ts';
@@ -46,6 +48,7 @@ const running = (): ExportJob => startJob(queued(), T1);
 const completed = (): ExportJob => completeJob(running(), RESULT, T2);
 const failed = (): ExportJob => failJob(running(), 'DynamoDB throttled', 'ExportPage', T2);
 const deleted = (): ExportJob => deleteJob(completed(), T3);
+const cancelled = (): ExportJob => cancelJob(running(), T2);
 
 function conflict(action: () => unknown): string {
   try {
@@ -130,10 +133,11 @@ describe('newExportJob', () => {
 describe('ALLOWED_TRANSITIONS', () => {
   it('is exactly the documented lifecycle', () => {
     expect(ALLOWED_TRANSITIONS).toEqual({
-      queued: ['running', 'failed'],
-      running: ['completed', 'failed'],
+      queued: ['running', 'failed', 'cancelled'],
+      running: ['completed', 'failed', 'cancelled'],
       completed: ['deleted'],
       failed: ['deleted'],
+      cancelled: ['deleted'],
       deleted: [],
     });
   });
@@ -147,10 +151,13 @@ describe('ALLOWED_TRANSITIONS', () => {
     expect(allowed).toEqual([
       'queued->running',
       'queued->failed',
+      'queued->cancelled',
       'running->completed',
       'running->failed',
+      'running->cancelled',
       'completed->deleted',
       'failed->deleted',
+      'cancelled->deleted',
     ]);
   });
 });
@@ -161,6 +168,7 @@ describe('isTerminal', () => {
     ['running', false],
     ['completed', true],
     ['failed', true],
+    ['cancelled', true],
     ['deleted', true],
   ] as const)('%s → %p', (status, expected) => {
     expect(isTerminal(status)).toBe(expected);
@@ -376,29 +384,93 @@ describe('deleteJob', () => {
 
   it('refuses a queued job', () => {
     expect(conflict(() => deleteJob(queued(), T3))).toBe(
-      `Export ${ID} cannot be deleted because it is queued; only a completed or failed export can be deleted.`,
+      `Export ${ID} cannot be deleted because it is queued; only a completed, failed or cancelled export can be deleted.`,
     );
   });
 
   it('refuses a running job', () => {
     expect(conflict(() => deleteJob(running(), T3))).toBe(
-      `Export ${ID} cannot be deleted because it is running; only a completed or failed export can be deleted.`,
+      `Export ${ID} cannot be deleted because it is running; only a completed, failed or cancelled export can be deleted.`,
     );
   });
 
   it('refuses a deleted job', () => {
     expect(conflict(() => deleteJob(deleted(), T3))).toBe(
-      `Export ${ID} cannot be deleted because it is deleted; only a completed or failed export can be deleted.`,
+      `Export ${ID} cannot be deleted because it is deleted; only a completed, failed or cancelled export can be deleted.`,
     );
   });
 });
 
+describe('cancelJob', () => {
+  it('queued → cancelled, with when', () => {
+    const before = queued();
+    expect(cancelJob(before, T2)).toEqual({ ...before, status: 'cancelled', cancelledAt: '2026-04-23T14:30:12.000Z' });
+  });
+
+  it('running → cancelled, keeping the checkpoint (it names the uploads to abort) and the records so far', () => {
+    const checkpoint = {
+      artifactKey: `exports/${ID}/${ID}.json`,
+      uploadId: 'u1',
+      parts: [{ partNumber: 1, etag: '"e1"' }],
+      records: 300,
+      bytes: 6_000_000,
+      digest: { h: [], buffer: '', length: 0 },
+      recordsDigest: { h: [], buffer: '', length: 0 },
+      done: false,
+    } as unknown as NonNullable<ExportJob['checkpoint']>;
+    const job = cancelJob({ ...running(), records: 300, checkpoint }, T2);
+    expect(job).toMatchObject({ status: 'cancelled', records: 300, checkpoint, cancelledAt: '2026-04-23T14:30:12.000Z' });
+    expect(jobView(job)).toMatchObject({ status: 'cancelled', records: 300, cancelled: '2026-04-23T14:30:12.000Z' });
+    expect(jobView(job).progress).toBeUndefined();
+  });
+
+  it('ends a pending delivery: there is nothing to deliver', () => {
+    const delivery = { bucket: 'b', prefix: 'p/', location: 's3://b/p/', status: 'pending', attempts: 0 } as const;
+    const job = cancelJob({ ...running(), delivery } as unknown as ExportJob, T2);
+    expect(job.delivery).toMatchObject({
+      status: 'failed',
+      error: 'the export was cancelled, so there was nothing to deliver',
+    });
+  });
+
+  it.each([
+    ['completed', completed, `Export ${ID} is completed; only a queued or running export can be cancelled. To remove its artifact, delete it (kt export delete --id ${ID}).`],
+    ['failed', failed, `Export ${ID} cannot be cancelled because it is failed; only a queued or running export can be cancelled.`],
+    ['deleted', deleted, `Export ${ID} cannot be cancelled because it is deleted; only a queued or running export can be cancelled.`],
+  ] as const)('refuses a %s job, naming its status', (_status, make, message) => {
+    expect(conflict(() => cancelJob(make(), T3))).toBe(message);
+  });
+
+  it('refuses a running job whose Finalize claimed to publish, until the claim has lapsed', () => {
+    const claimedAt = new Date('2026-04-23T14:30:20.000Z');
+    const job = {
+      ...running(),
+      checkpoint: { publishing: claimedAt.toISOString() } as unknown as NonNullable<ExportJob['checkpoint']>,
+    };
+    expect(conflict(() => cancelJob(job, new Date(claimedAt.getTime() + PUBLISH_CLAIM_MS - 1)))).toBe(
+      `Export ${ID} is running and already publishing its artifact (since 2026-04-23T14:30:20.000Z); it can no ` +
+        `longer be cancelled. It completes in moments; delete it then (kt export delete --id ${ID}).`,
+    );
+    // Older than any Finalize invocation runs: the one that claimed is gone.
+    expect(cancelJob(job, new Date(claimedAt.getTime() + PUBLISH_CLAIM_MS)).status).toBe('cancelled');
+  });
+
+  it('a cancelled job may be deleted (it has no artifact), and goes nowhere else', () => {
+    expect(deleteJob(cancelled(), T3)).toMatchObject({ status: 'deleted', cancelledAt: '2026-04-23T14:30:12.000Z' });
+    expect(() => startJob(cancelled(), T3)).toThrow(ConflictError);
+    expect(() => completeJob(cancelled(), RESULT, T3)).toThrow(ConflictError);
+    expect(() => failJob(cancelled(), 'late', 'ExportPage', T3)).toThrow(ConflictError);
+    expect(() => recordProgress(cancelled(), 5)).toThrow(ConflictError);
+  });
+});
+
 describe('transitions against the table', () => {
-  const make: Record<ExportJobStatus, () => ExportJob> = { queued, running, completed, failed, deleted };
+  const make: Record<ExportJobStatus, () => ExportJob> = { queued, running, completed, failed, cancelled, deleted };
   const moves: Record<Exclude<ExportJobStatus, 'queued'>, (job: ExportJob) => ExportJob> = {
     running: (job) => startJob(job, T3),
     completed: (job) => completeJob(job, RESULT, T3),
     failed: (job) => failJob(job, 'boom', undefined, T3),
+    cancelled: (job) => cancelJob(job, T3),
     deleted: (job) => deleteJob(job, T3),
   };
 

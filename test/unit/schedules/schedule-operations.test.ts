@@ -81,7 +81,7 @@ function world(overrides: Partial<ScheduleOperationDeps> = {}) {
       entries: async () => [],
       head: async () => undefined,
     },
-    workflow: { startExport: async (id) => void started.push(id) },
+    workflow: { startExport: async (id) => void started.push(id), stopExport: async () => undefined },
     now: () => NOW,
     ...overrides,
   };
@@ -178,6 +178,7 @@ describe('runs', () => {
           if (fail) throw new Error('sfn down');
           started.push(id);
         },
+        stopExport: async () => undefined,
       },
     });
     await createSchedule(deps, weekly, ADMIN);

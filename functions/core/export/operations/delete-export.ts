@@ -10,7 +10,8 @@ import { requireExportId } from './read-exports.ts';
 /**
  * DELETE /v1/exports/{id}: removes the artifact; the job stays, as `deleted`, with its record
  * count, digest and audit entries. Deleting a deleted export again answers the same job. While
- * the deployment's artifact retention holds, it is refused (ArtifactRetainedError, a 409).
+ * the deployment's artifact retention holds, it is refused (ArtifactRetainedError, a 409). A
+ * failed or cancelled export has no artifact: it is marked deleted at once.
  */
 export async function deleteExport(
   deps: ExportOperationDeps,
@@ -21,7 +22,9 @@ export async function deleteExport(
   const { value: job, revision } = await visibleJob(deps.jobs, principal, requireExportId(exportId));
   if (job.status === 'deleted') return jobView(job);
   if (job.status === 'queued' || job.status === 'running') {
-    throw new ConflictError(`Export ${job.id} is ${job.status}; it can be deleted once it has finished.`);
+    throw new ConflictError(
+      `Export ${job.id} is ${job.status}; it can be deleted once it has finished, or cancelled now (kt export cancel --id ${job.id}).`,
+    );
   }
   // This check is what keeps a retained artifact: on the versioned bucket DeleteObject without a
   // version id only adds a delete marker, which S3 allows even under Object Lock, and the API

@@ -89,6 +89,8 @@ function notDownloadable(job: ExportJob): ConflictError {
       );
     case 'failed':
       return new ConflictError(`Export ${job.id} failed, so it has no file to download: ${job.error?.reason ?? 'unknown error'}`);
+    case 'cancelled':
+      return new ConflictError(`Export ${job.id} was cancelled, so it has no file to download.`);
     case 'deleted':
       return new ConflictError(`Export ${job.id} was deleted at ${job.deletedAt ?? 'an unknown time'}; its file no longer exists.`);
     default:

@@ -7,6 +7,7 @@ import type { ExportCheckpoint } from '../export-checkpoint.ts';
 import { type ExportJob, recordProgress } from '../export-job.ts';
 import { DEFAULT_MAX_EXPORT_RECORDS, tooManyRecords } from '../export-limits.ts';
 import { SummaryAccumulator } from '../report/report-summary.ts';
+import { unlessCancelled } from './cancelled-export.ts';
 import { PartBuffer } from './part-buffer.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
@@ -48,8 +49,22 @@ export function partThreshold(partNumber: number, base: number): number {
  * uploads, the next is read and encoded into a second buffer: at most one upload is in flight,
  * and checkpoints are saved in part order, each only once its part is stored. Memory holds two
  * parts whatever the size of the export.
+ *
+ * A cancelled export stops at the first save after its cancellation (at most one part later), or
+ * as soon as a part upload finds the upload aborted: ExportCancelledError, after aborting the
+ * upload again (a part in flight during the cancellation's abort may have outlived it).
  */
 export async function exportPage(
+  deps: ExportWorkflowDeps,
+  exportId: string,
+  options: ExportPageOptions,
+): Promise<ExportStepState> {
+  return unlessCancelled(deps, exportId, 'ExportPage', () => writePages(deps, exportId, options), {
+    abortUploads: true,
+  });
+}
+
+async function writePages(
   deps: ExportWorkflowDeps,
   exportId: string,
   options: ExportPageOptions,

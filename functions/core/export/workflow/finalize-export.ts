@@ -13,6 +13,7 @@ import { artifactFilenameOf, companionFilenameOf, eventFilterOf } from '../expor
 import type { ExportCheckpoint, ReportCheckpoint, UploadedPart } from '../export-checkpoint.ts';
 import { completeJob, type ExportJob } from '../export-job.ts';
 import { releaseRunningSlot } from '../export-limits.ts';
+import { unlessCancelled } from './cancelled-export.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
 /**
@@ -21,9 +22,21 @@ import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './wor
  * writes the signed manifest beside the artifact and marks the job completed with its SHA-256
  * (computed over the parts as they were uploaded: S3 has no whole-object SHA-256 for multipart
  * objects) and records digest.
+ *
+ * Cancellation: before it completes any upload, Finalize claims to publish (`checkpoint.publishing`,
+ * a save conditional on the revision it read, like every save), and from that claim on the export
+ * can no longer be cancelled. So either the cancellation saved first, the claim fails and Finalize
+ * stops with ExportCancelledError having published nothing (the cancellation aborted the
+ * uploads), or the claim saved first and the export completes (or fails): a cancelled export
+ * never has an artifact or a manifest, and a completed one is never cancelled.
  */
 export async function finalizeExport(deps: ExportWorkflowDeps, exportId: string): Promise<ExportStepState> {
-  const { value: job, revision } = await requireJob(deps.jobs, exportId);
+  return unlessCancelled(deps, exportId, 'Finalize', () => finalize(deps, exportId), { abortUploads: false });
+}
+
+async function finalize(deps: ExportWorkflowDeps, exportId: string): Promise<ExportStepState> {
+  const found = await requireJob(deps.jobs, exportId);
+  const job = found.value;
   if (job.status === 'completed') return { exportId };
   const checkpoint = job.checkpoint;
   if (job.status !== 'running' || checkpoint === undefined || !checkpoint.done) {
@@ -37,6 +50,10 @@ export async function finalizeExport(deps: ExportWorkflowDeps, exportId: string)
   }
   // Before any upload is completed, so a failed check leaves no object behind (MarkFailed aborts them).
   const sourceCount = await checkCompleteness(deps, job, checkpoint);
+  // The claim to publish: saved before anything is published, so a cancellation that saved first
+  // makes it fail (and this step stop), and none can follow it.
+  const claimed: ExportJob = { ...job, checkpoint: { ...checkpoint, publishing: deps.now().toISOString() } };
+  const revision = await deps.jobs.saveJob(claimed, found.revision);
   // The rows' upload: the artifact, or a PDF job's companion CSV.
   await completeChecked(deps, exportId, checkpoint.artifactKey, checkpoint.uploadId, checkpoint.parts, checkpoint.bytes);
   const rowsSha256 = ResumableSha256.fromState(checkpoint.digest).digestHex();
@@ -72,7 +89,7 @@ export async function finalizeExport(deps: ExportWorkflowDeps, exportId: string)
   });
   await deps.artifacts.putDocument(manifestKey, manifestText(manifest), 'application/json');
   const completed = completeJob(
-    job,
+    claimed,
     {
       records: checkpoint.records,
       bytes: artifact.bytes,

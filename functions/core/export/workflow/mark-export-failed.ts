@@ -1,5 +1,6 @@
 import { type ExportJob, failJob, isTerminal } from '../export-job.ts';
 import { releaseRunningSlot } from '../export-limits.ts';
+import { abortOpenUploads } from './cancelled-export.ts';
 import type { ExportStepState, ExportWorkflowDeps } from './workflow-deps.ts';
 
 /** What a Catch hands over: the error name and its cause (a Lambda error's JSON, or text). */
@@ -13,6 +14,11 @@ export interface WorkflowFailure {
  * reason on the job, frees its creator's running-export slot and appends the failure to the
  * audit trail. A job that already reached an outcome keeps it: a completed export whose audit
  * step failed still has a complete artifact.
+ *
+ * A cancelled job stays cancelled: it arrives here when a step stopped on finding it cancelled
+ * (ExportCancelledError) in an execution that was not stopped (a start that came after the
+ * cancellation). Its uploads are aborted and its slot freed once more, and no `export.failed`
+ * is appended: it did not fail, it was cancelled (`export.cancelled` says by whom).
  */
 export async function markExportFailed(
   deps: ExportWorkflowDeps,
@@ -20,6 +26,11 @@ export async function markExportFailed(
   failure: WorkflowFailure | undefined,
 ): Promise<ExportStepState> {
   const found = await deps.jobs.getJob(exportId);
+  if (found?.value.status === 'cancelled') {
+    await abortOpenUploads(deps.artifacts, found.value);
+    await releaseRunningSlot(deps.runningExportSlots, found.value);
+    return { exportId };
+  }
   if (found === undefined || isTerminal(found.value.status)) return { exportId };
   const { value: job, revision } = found;
   if (job.checkpoint !== undefined) {

@@ -6,13 +6,19 @@ import { rowsKeyOf } from '../export-artifact.ts';
 import type { ExportCheckpoint } from '../export-checkpoint.ts';
 import { startJob } from '../export-job.ts';
 import { emptySummary } from '../report/report-summary.ts';
+import { unlessCancelled } from './cancelled-export.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
 /**
  * Prepare: marks the job running and opens the artifact's multipart upload. A retry after a
- * saved checkpoint changes nothing, so the upload already holding parts is kept.
+ * saved checkpoint changes nothing, so the upload already holding parts is kept. A job cancelled
+ * before it starts (or while it opens the upload) is not started: ExportCancelledError.
  */
 export async function prepareExport(deps: ExportWorkflowDeps, exportId: string): Promise<ExportStepState> {
+  return unlessCancelled(deps, exportId, 'Prepare', () => prepare(deps, exportId), { abortUploads: false });
+}
+
+async function prepare(deps: ExportWorkflowDeps, exportId: string): Promise<ExportStepState> {
   const { value: job, revision } = await requireJob(deps.jobs, exportId);
   if (job.status === 'running' && job.checkpoint !== undefined) {
     return { exportId, done: job.checkpoint.done };

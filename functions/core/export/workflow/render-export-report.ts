@@ -8,6 +8,7 @@ import type { ExportJob } from '../export-job.ts';
 import { DEFAULT_REPORT_PAGE_SIZE } from '../report/page-size.ts';
 import { renderReport } from '../report/render-report.ts';
 import type { ReportFonts } from '../report/report-text.ts';
+import { unlessCancelled } from './cancelled-export.ts';
 import { MIN_PART_BYTES } from './export-page.ts';
 import { type ExportStepState, type ExportWorkflowDeps, requireJob } from './workflow-deps.ts';
 
@@ -37,8 +38,21 @@ export interface RenderReportOptions {
  * A PDF cannot be resumed half-way, so the report is rendered in one invocation; a retry aborts
  * the upload an earlier attempt left and renders again. The result is the same bytes: every input
  * (the job, its checkpoint, the events, the render time fixed at the first attempt) is the same.
+ *
+ * A cancelled export stops as soon as a part upload finds the report's upload aborted, or at its
+ * last save: ExportCancelledError, after aborting the job's uploads again.
  */
 export async function renderExportReport(
+  deps: ExportWorkflowDeps,
+  exportId: string,
+  options: RenderReportOptions,
+): Promise<ExportStepState> {
+  return unlessCancelled(deps, exportId, 'RenderReport', () => render(deps, exportId, options), {
+    abortUploads: true,
+  });
+}
+
+async function render(
   deps: ExportWorkflowDeps,
   exportId: string,
   options: RenderReportOptions,
