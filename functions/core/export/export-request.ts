@@ -4,7 +4,13 @@ import { type FieldIssue, ForbiddenError, ValidationError } from '../errors.ts';
 import { decisionEventSchema, isoUtcTimestamp } from '../events/decision-event.ts';
 import { isLongerThanDays, sortableInstant, type TimeRange } from '../events/time-range.ts';
 import { checkRequest, requestObject } from '../request-schema.ts';
-import { type DeliveryBucket, type DeliveryTarget, deliveryRequestSchema, deliveryTargetOf } from './delivery.ts';
+import {
+  type DeliveryBucket,
+  type DeliveryRequest,
+  type DeliveryTarget,
+  deliveryRequestSchema,
+  deliveryTargetOf,
+} from './delivery.ts';
 import { isExportFormat } from './encoders.ts';
 import { DOCUMENTED_FORMATS, EXPORT_FORMATS, type ExportFilters, type ExportFormat } from './export-metadata.ts';
 import { isReportPageSize, REPORT_PAGE_SIZES, type ReportPageSize } from './report/page-size.ts';
@@ -177,12 +183,28 @@ export function parseExportRequest(
   return {
     range: { from: value.from, to: value.to },
     format: value.format,
+    ...selectionOf(value, principal, deployment.deliveryBuckets),
+    ...(value.pageSize === undefined ? {} : { pageSize: value.pageSize }),
+  };
+}
+
+/**
+ * What an export and a schedule both select, from their validated bodies: the title, the
+ * filters narrowed to the caller's team, and the delivery target.
+ */
+export function selectionOf(
+  value: {
+    readonly title?: string | undefined;
+    readonly filters?: { readonly team?: string; readonly policy?: string } | undefined;
+    readonly delivery?: DeliveryRequest | undefined;
+  },
+  principal: Principal,
+  deliveryBuckets: readonly DeliveryBucket[],
+): { title?: string; filters: ExportFilters; delivery?: DeliveryTarget } {
+  return {
     ...(value.title === undefined ? {} : { title: value.title }),
     filters: restrictToTeam(filtersOf(value.filters), principal),
-    ...(value.delivery === undefined
-      ? {}
-      : { delivery: deliveryTargetOf(value.delivery, deployment.deliveryBuckets) }),
-    ...(value.pageSize === undefined ? {} : { pageSize: value.pageSize }),
+    ...(value.delivery === undefined ? {} : { delivery: deliveryTargetOf(value.delivery, deliveryBuckets) }),
   };
 }
 

@@ -7,7 +7,6 @@ import {
   type DeliveryTarget,
   deliveryLocation,
   deliveryRequestSchema,
-  deliveryTargetOf,
 } from '../export/delivery.ts';
 import type { ExportFilters, ExportFormat } from '../export/export-metadata.ts';
 import {
@@ -16,8 +15,7 @@ import {
   exportFiltersSchema,
   exportFormatSchema,
   exportTitleSchema,
-  filtersOf,
-  restrictToTeam,
+  selectionOf,
 } from '../export/export-request.ts';
 import { checkRequest, NAME, parseQuery, parseRequest, queryObject, requestObject } from '../request-schema.ts';
 import {
@@ -220,11 +218,7 @@ export function parseScheduleRequest(
     timezone,
     window: window.text,
     format: value.format,
-    ...(value.title === undefined ? {} : { title: value.title }),
-    filters: restrictToTeam(filtersOf(value.filters), principal),
-    ...(value.delivery === undefined
-      ? {}
-      : { delivery: deliveryTargetOf(value.delivery, deployment.deliveryBuckets) }),
+    ...selectionOf(value, principal, deployment.deliveryBuckets),
     state: 'enabled',
     createdAt: at,
     createdBy: principal.tokenId,
