@@ -3,6 +3,7 @@ import httpRouterHandler, { type Route } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { adapters } from '../adapters/composition-root.ts';
 import { bodyLimit } from './http/body-limit.ts';
+import { queryRule } from './http/query-rule.ts';
 import { problemErrors } from './http/problem-errors.ts';
 import { noRoute, routeTable } from './http/routing.ts';
 import { tokenRecheck } from './http/token-recheck.ts';
@@ -62,13 +63,14 @@ export const ROUTES: readonly Route<APIGatewayProxyEventV2, APIGatewayProxyResul
 const TABLE = routeTable(ROUTES);
 
 /**
- * The API Lambda: the body held to its route's limit (body-limit.ts), the token looked up again
- * (token-recheck.ts), then one router over ROUTES, which answers 405 (with Allow) for a route's
+ * The API Lambda: the body held to its route's limit (body-limit.ts), a query string only where a
+ * route reads one (query-rule.ts), the token looked up again (token-recheck.ts), then one router over ROUTES, which answers 405 (with Allow) for a route's
  * path with another method and 404 for any other path. Every refusal is problem+json.
  */
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
   .use(problemErrors())
   .use(bodyLimit(TABLE))
+  .use(queryRule(TABLE))
   .use(tokenRecheck(() => adapters().tokenStore))
   .handler(
     httpRouterHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>({

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
+import { ROUTES } from '../../functions/handlers/api.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
+import { QUERY_ROUTES } from '../../functions/handlers/http/query-rule.ts';
 import { type PublicKeyInfo, verifyEvidenceSignature } from '../../functions/core/evidence/signing.ts';
 import { countItems } from '../support/count-items.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
@@ -152,6 +154,22 @@ describe('API over the local stack', () => {
     expect(await storedCount()).toBe(before);
     const own = await post({ events: [event(3001)] }, support);
     expect(own.status).toBe(200);
+  });
+
+  it('refuses a query string on a route that takes none, naming each parameter, and serves those that take one', async () => {
+    const admin = { authorization: `Bearer ${stack.admin.token}` };
+    const keys = await fetch(`${stack.apiUrl}/v1/keys?format=csv&limit=5`, { headers: admin });
+    expect(keys.status).toBe(400);
+    expect(keys.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await keys.json()) as ProblemDetails).errors).toEqual([
+      { field: 'format', rule: 'is not a parameter of this route, which takes none' },
+      { field: 'limit', rule: 'is not a parameter of this route, which takes none' },
+    ]);
+    expect((await fetch(`${stack.apiUrl}/v1/keys`, { headers: admin })).status).toBe(200);
+    expect((await fetch(`${stack.apiUrl}/v1/exports?limit=5`, { headers: admin })).status).toBe(200);
+    // Every route named as taking a query is a route: a typo there would refuse a real route's query.
+    const routeKeys = new Set(ROUTES.map((route) => `${route.method} ${route.path}`));
+    for (const key of QUERY_ROUTES) expect(routeKeys).toContain(key);
   });
 
   it('answers an unknown route with a problem+json 404', async () => {
