@@ -34,7 +34,7 @@ export interface AuditApi {
 }
 
 /** The API's query parameter → the `kt audit` flag that sets it. */
-const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
+export const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   fromSeq: '--from-seq',
   toSeq: '--to-seq',
   since: '--since',

@@ -4,15 +4,15 @@ import { oneLine, UsageError } from '../errors.ts';
 import { toSecond } from '../export/render.ts';
 import { formatColumns, isHumanOutput, printJson, printLines } from '../output.ts';
 import { createProgress } from '../progress.ts';
-import { type AuditApi, type AuditQuery, auditApi } from './audit-api.ts';
+import { type AuditApi, type AuditQuery, auditApi, FLAG_FOR_FIELD } from './audit-api.ts';
 import {
-  actionFlag,
-  instantFlag,
+  auditQueryIssues,
   MAX_AUDIT_LIMIT,
-  nonBlankFlag,
-  parseAuditLimit,
-  seqFlag,
-} from './audit-flags.ts';
+  SEQ_ORDER_RULE,
+  TIME_ORDER_RULE,
+} from '../../functions/core/audit/read-audit.ts';
+import { refuseIssues } from '../request-checks.ts';
+import { nonBlankFlag } from './audit-flags.ts';
 
 /**
  * `kt audit list`: entries of the audit trail in chain order, as an aligned table or, with
@@ -36,9 +36,9 @@ export async function listAudit(
   globals: GlobalOptions,
   flags: ListAuditFlags,
 ): Promise<void> {
+  // Before the flags' values: whatever the cursor, the two do not go together.
+  if (flags.all === true && flags.cursor !== undefined) throw new UsageError('--all and --cursor cannot be combined');
   const query = auditQueryOf(flags);
-  if (flags.all === true && query.cursor !== undefined)
-    throw new UsageError('--all and --cursor cannot be combined');
   const api = auditApi(apiClientFor(context, globals));
   const human = isHumanOutput(globals.outputFormat);
 
@@ -102,30 +102,40 @@ export async function fetchAll(
 }
 
 export function auditQueryOf(flags: ListAuditFlags): AuditQuery {
-  const fromSeq = seqFlag('--from-seq', flags.fromSeq);
-  const toSeq = seqFlag('--to-seq', flags.toSeq);
-  if (fromSeq !== undefined && toSeq !== undefined && fromSeq > toSeq) {
-    throw new UsageError(`--from-seq must not be greater than --to-seq (got ${fromSeq} > ${toSeq})`);
-  }
-  const since = instantFlag('--since', flags.since);
-  const until = instantFlag('--until', flags.until);
-  if (since !== undefined && until !== undefined && Date.parse(since) > Date.parse(until)) {
-    throw new UsageError(`--since must not be later than --until (got ${since} → ${until})`);
-  }
-  const action = actionFlag(flags.action);
-  const subject = nonBlankFlag('--subject', flags.subject);
-  const cursor = nonBlankFlag('--cursor', flags.cursor);
-  const limit = flags.limit === undefined ? undefined : parseAuditLimit(flags.limit);
-  return {
-    ...(fromSeq !== undefined && { fromSeq }),
-    ...(toSeq !== undefined && { toSeq }),
-    ...(since !== undefined && { since }),
-    ...(until !== undefined && { until }),
-    ...(action !== undefined && { action }),
-    ...(subject !== undefined && { subject }),
-    ...(limit !== undefined && { limit }),
-    ...(cursor !== undefined && { cursor }),
+  const given = {
+    fromSeq: flags.fromSeq?.trim(),
+    toSeq: flags.toSeq?.trim(),
+    since: flags.since?.trim(),
+    until: flags.until?.trim(),
+    action: flags.action?.trim(),
+    // Blank is refused here: the API reads an empty parameter as absent, which would list everything.
+    subject: nonBlankFlag('--subject', flags.subject),
+    cursor: nonBlankFlag('--cursor', flags.cursor),
+    limit: flags.limit?.trim(),
   };
+  const parameters = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined));
+  // The API's own rules, so nothing is sent that it would refuse; a rule between two parameters
+  // names both flags, with the values given.
+  const issues = auditQueryIssues(parameters);
+  const order = issues.find((issue) => issue.rule === SEQ_ORDER_RULE || issue.rule === TIME_ORDER_RULE);
+  if (order?.rule === SEQ_ORDER_RULE) {
+    throw new UsageError(`--from-seq must not be greater than --to-seq (got ${given.fromSeq} > ${given.toSeq})`);
+  }
+  if (order?.rule === TIME_ORDER_RULE) {
+    throw new UsageError(`--since must not be later than --until (got ${given.since} → ${given.until})`);
+  }
+  refuseIssues(issues, FLAG_FOR_FIELD);
+  const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+  return {
+    ...(given.fromSeq !== undefined && { fromSeq: number(given.fromSeq) }),
+    ...(given.toSeq !== undefined && { toSeq: number(given.toSeq) }),
+    ...(given.since !== undefined && { since: given.since }),
+    ...(given.until !== undefined && { until: given.until }),
+    ...(given.action !== undefined && { action: given.action }),
+    ...(given.subject !== undefined && { subject: given.subject }),
+    ...(given.limit !== undefined && { limit: number(given.limit) }),
+    ...(given.cursor !== undefined && { cursor: given.cursor }),
+  } as AuditQuery;
 }
 
 /** The `kt audit list` table: SEQ right-aligned, times to the second, every value on one line. */

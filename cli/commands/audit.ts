@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AUDIT_ACTIONS } from '../../functions/core/audit/audit-chain.ts';
-import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../audit/audit-flags.ts';
+import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from '../../functions/core/audit/read-audit.ts';
 import { type ListAuditFlags, listAudit } from '../audit/list-action.ts';
 import { type VerifyAuditFlags, verifyAudit } from '../audit/verify-action.ts';
 import { type CliContext, globalOptions } from '../context.ts';

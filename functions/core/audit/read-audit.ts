@@ -1,10 +1,10 @@
 import type { Principal } from '../auth/token-record.ts';
 import { requireScope } from '../auth/tokens.ts';
 import { z } from 'zod';
-import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { type FieldIssue, ForbiddenError, NotFoundError } from '../errors.ts';
 import { isoUtcTimestamp } from '../events/decision-event.ts';
 import type { AuditLog } from '../ports.ts';
-import { MAX_CURSOR_CHARS, parseQuery, queryObject } from '../request-schema.ts';
+import { checkQuery, MAX_CURSOR_CHARS, parseQuery, queryObject } from '../request-schema.ts';
 import { AUDIT_ACTIONS, type AuditEntry, type AuditHead, GENESIS_HASH, MAX_ID_CHARS } from './audit-chain.ts';
 import { MAX_AUDIT_SEQ } from './audit-chain-store.ts';
 import { MAX_ENTRIES_LIMIT } from './audit-trail.ts';
@@ -118,6 +118,9 @@ interface AuditQuery {
 const SEQ_RULE = `must be a whole number from 1 to ${MAX_AUDIT_SEQ}`;
 const TIME_RULE = 'must be an ISO 8601 UTC timestamp such as 2026-04-20T09:15:32Z';
 const ACTION_RULE = `must be one of ${AUDIT_ACTIONS.join(', ')}, or a prefix ending in "." such as export.`;
+/** The rules between two parameters, exported so kt can name both of its flags instead. */
+export const SEQ_ORDER_RULE = 'must not be greater than toSeq';
+export const TIME_ORDER_RULE = 'must not be later than until';
 const SUBJECT_RULE = `must be 1 to ${MAX_ID_CHARS} characters without control characters`;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -163,16 +166,22 @@ export const auditQuerySchema = queryObject(
     const time = (raw: unknown) => (timeParameter.safeParse(raw).success ? Date.parse(raw as string) : undefined);
     const [from, to] = [seq(fromSeq), seq(toSeq)];
     if (from !== undefined && to !== undefined && from > to) {
-      ctx.addIssue({ code: 'custom', path: ['fromSeq'], message: 'must not be greater than toSeq' });
+      ctx.addIssue({ code: 'custom', path: ['fromSeq'], message: SEQ_ORDER_RULE });
     }
     const [after, before] = [time(since), time(until)];
     if (after !== undefined && before !== undefined && after > before) {
-      ctx.addIssue({ code: 'custom', path: ['since'], message: 'must not be later than until' });
+      ctx.addIssue({ code: 'custom', path: ['since'], message: TIME_ORDER_RULE });
     }
   },
   // Beside the parameters' own issues: every problem of the query is reported at once.
   { when: () => true },
 );
+
+/** The query's issues, each naming its parameter and rule; empty when it is valid (kt checks its flags with it). */
+export function auditQueryIssues(parameters: Readonly<Record<string, string | undefined>>): FieldIssue[] {
+  const checked = checkQuery(auditQuerySchema, parameters);
+  return checked.ok ? [] : checked.issues;
+}
 
 function parseAuditQuery(parameters: AuditQueryParameters): AuditQuery {
   const query = parseQuery(auditQuerySchema, parameters, 'The audit query is invalid.');

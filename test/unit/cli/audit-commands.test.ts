@@ -144,6 +144,9 @@ describe('kt audit list', () => {
     ['an unknown action', { action: 'export.viewed' }, /--action must be one of export.created/],
     ['a limit over 1000', { limit: '1001' }, /--limit must be a whole number from 1 to 1000/],
     ['--all with --cursor', { all: true, cursor: 'x' }, /--all and --cursor cannot be combined/],
+    ['a cursor no page gave', { cursor: 'x' }, /--cursor must be a cursor returned by a previous page/],
+    ['a blank subject', { subject: ' ' }, /--subject must not be empty/],
+    ['since after until', { since: '2026-04-21T00:00:00Z', until: '2026-04-20T00:00:00Z' }, /--since must not be later than --until/],
   ])('refuses %s before any request (exit 2)', async (_name, flags, message) => {
     const { context, globals } = exportContext(api.url);
     const error = await rejection(listAudit(context, globals, flags));
