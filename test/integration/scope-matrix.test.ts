@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DeleteBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { SigV4Signer } from '../../cli/api/sigv4-signer.ts';
 import { SCOPES, type Scope } from '../../functions/core/auth/token-record.ts';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
 import { newExportId } from '../../functions/core/export/export-id.ts';
@@ -15,7 +16,8 @@ import { testStackConfig } from '../support/local-stack-config.ts';
 /**
  * Issue 12's scope matrix: every route of the API router (ROUTES, so a new route cannot be left
  * out) called by a token of every scope, with no token, an expired, a revoked and another team's
- * token, against the in-process local stack (the authorizer and API handlers Lambda runs). A
+ * token, and SigV4-signed as the local IAM caller (with the right secret and a wrong one), against
+ * the in-process local stack (the authorizer and API handlers Lambda runs). A
  * request answers 2xx exactly where its scope allows it, 401/403/404 otherwise, and a refused
  * request writes nothing: no item in either table, no object in the artifact or delivery bucket.
  */
@@ -54,6 +56,9 @@ interface RouteCase {
 
 type Caller =
   | { readonly kind: 'none' }
+  // SigV4-signed with the local credential pair (an IAM caller: every scope, as the IAM policy
+  // is what scopes it on AWS), or with a wrong secret.
+  | { readonly kind: 'iam' | 'iam, wrong secret'; readonly secret: string }
   | { readonly kind: 'expired' | 'revoked' | 'other team'; readonly token: string }
   | { readonly kind: 'scope'; readonly scope: Scope; readonly token: string };
 
@@ -69,6 +74,24 @@ const fixtures = {
   tokenId: '',
 };
 const callers: Caller[] = [];
+
+/** The request as the caller sends it: a Bearer token, a SigV4 signature, or neither. */
+async function sendAs(caller: Caller, method: string, route: string, body?: unknown): Promise<Response> {
+  if (caller.kind !== 'iam' && caller.kind !== 'iam, wrong secret') {
+    return send(method, route, 'token' in caller ? caller.token : undefined, body);
+  }
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const headers = await new SigV4Signer({
+    credentials: async () => ({ accessKeyId: stack.aws.accessKeyId, secretAccessKey: caller.secret }),
+    region: stack.aws.region,
+  }).sign({
+    method,
+    url: new URL(`${stack.apiUrl}${route}`),
+    headers: text === undefined ? {} : { 'content-type': 'application/json' },
+    body: text,
+  });
+  return fetch(`${stack.apiUrl}${route}`, { method, headers, ...(text === undefined ? {} : { body: text }) });
+}
 
 function send(method: string, route: string, token: string | undefined, body?: unknown): Promise<Response> {
   return fetch(`${stack.apiUrl}${route}`, {
@@ -276,6 +299,10 @@ function expectedStatus(routeCase: RouteCase, caller: Caller): number | '2xx' {
       return 401;
     case 'other team':
       return routeCase.otherTeam;
+    case 'iam':
+      return '2xx';
+    case 'iam, wrong secret':
+      return 403;
     case 'scope':
       return routeCase.need === 'any' || caller.scope === 'admin' || caller.scope === routeCase.need
         ? '2xx'
@@ -354,6 +381,8 @@ beforeAll(async () => {
   );
   callers.push({ kind: 'expired', token: expired });
   callers.push({ kind: 'none' });
+  callers.push({ kind: 'iam', secret: stack.aws.secretAccessKey });
+  callers.push({ kind: 'iam, wrong secret', secret: 'x'.repeat(40) });
   await stack.workflow.idle();
 }, 120_000);
 
@@ -382,12 +411,7 @@ describe('the scope matrix', () => {
           expected === '2xx' || (typeof expected === 'number' && expected < 300),
         );
         const before = await footprint();
-        const response = await send(
-          method,
-          request.path,
-          'token' in caller ? caller.token : undefined,
-          request.body,
-        );
+        const response = await sendAs(caller, method, request.path, request.body);
         const text = await response.text();
         await stack.workflow.idle();
         const got =
@@ -424,9 +448,10 @@ describe('the scope matrix', () => {
     expect(schedules.schedules).toEqual([]);
   });
 
-  it('never wrote a token secret to a log line', () => {
+  it('never wrote a token secret (or the SigV4 secret) to a log line', () => {
     const secrets = [
       stack.admin.token,
+      stack.aws.secretAccessKey,
       ...callers.flatMap((caller) => ('token' in caller ? [caller.token] : [])),
     ];
     const log = written.join('');
