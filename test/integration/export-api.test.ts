@@ -8,7 +8,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
-import { testStackConfig } from '../support/local-stack-config.ts';
+import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * /v1/exports over real HTTP through the local stack: the authorizer and API handlers Lambda
@@ -18,7 +18,6 @@ import { testStackConfig } from '../support/local-stack-config.ts';
 
 const FROM = '2026-04-02T00:00:00Z';
 const TO = '2026-04-08T23:59:59Z';
-const NO_WAIT = { Prepare: 0, ExportPage: 0, Finalize: 0, RecordAudit: 0, MarkFailed: 0 };
 const EXPORT_ID = /^exp_[0-9abcdefghjkmnpqrstvwxyz]{20}$/;
 
 interface TestEvent {
@@ -78,7 +77,7 @@ const failures: string[] = [];
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-export-api-'));
   stack = await startLocalStack(testStackConfig(dataDir), {
-    retryIntervalOverrides: NO_WAIT,
+    retryIntervalOverrides: NO_RETRY_WAIT,
     onExportFailed: (id, error) => failures.push(`${id}: ${String(error)}`),
   });
   const response = await call('POST', '/v1/events', { body: { events: EVENTS } });

@@ -11,7 +11,7 @@ import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.
 import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
-import { testStackConfig } from '../support/local-stack-config.ts';
+import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 import { memoryIo } from '../unit/cli/helpers.ts';
 
 /**
@@ -21,7 +21,6 @@ import { memoryIo } from '../unit/cli/helpers.ts';
  * held mid-flight at a chosen call (a gate), so a cancellation lands exactly where a test wants it.
  */
 
-const NO_WAIT = { Prepare: 0, ExportPage: 0, RenderReport: 0, Finalize: 0, Deliver: 0, RecordAudit: 0, MarkFailed: 0 };
 const MAX_RUNNING = 2;
 
 /** 30 events on 2026-04-02, ten minutes apart from midnight; teams alternate. */
@@ -48,7 +47,7 @@ const failedExecutions: string[] = [];
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-export-cancel-'));
   stack = await startLocalStack(testStackConfig(dataDir, { maxRunningExports: MAX_RUNNING }), {
-    retryIntervalOverrides: NO_WAIT,
+    retryIntervalOverrides: NO_RETRY_WAIT,
     onExportFailed: (id) => failedExecutions.push(id),
     workflowStarter: (runner) => ({
       startExport: async (id) => (holding ? void held.push(id) : runner.startExport(id)),

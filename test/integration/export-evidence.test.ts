@@ -23,6 +23,7 @@ import { handler as renderReport } from '../../functions/handlers/workflow/rende
 import { LocalWorkflowRunner } from '../../infra/local/local-workflow.ts';
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
+import { NO_RETRY_WAIT } from '../support/local-stack-config.ts';
 
 /**
  * The evidence an export leaves behind, through the synthesized state machine on the embedded
@@ -34,7 +35,6 @@ const ADMIN: Principal = { tokenId: 'tok_test', name: 'test', scopes: ['admin'] 
 const CREATED = new Date('2026-05-01T12:00:00.000Z');
 const FROM = '2026-04-01T00:00:00Z';
 const TO = '2026-04-10T23:59:59Z';
-const NO_WAIT = { Prepare: 0, ExportPage: 0, Finalize: 0, RecordAudit: 0, MarkFailed: 0 };
 
 let servers: ExportServers;
 let events: DecisionEvent[];
@@ -62,7 +62,7 @@ async function runExport(world: Adapters, body: Record<string, unknown>): Promis
   const runner = new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
     handlers: { prepare, exportPage, renderReport, finalize, deliver, recordAudit, markFailed },
-    retryIntervalOverrides: NO_WAIT,
+    retryIntervalOverrides: NO_RETRY_WAIT,
   });
   useAdapters(world);
   await createExport(

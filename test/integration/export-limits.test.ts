@@ -12,7 +12,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
-import { testStackConfig } from '../support/local-stack-config.ts';
+import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 import { memoryIo } from '../unit/cli/helpers.ts';
 
 /**
@@ -22,7 +22,6 @@ import { memoryIo } from '../unit/cli/helpers.ts';
  * created export stays `queued` (holding its slot) until the test runs it.
  */
 
-const NO_WAIT = { Prepare: 0, ExportPage: 0, Finalize: 0, Deliver: 0, RecordAudit: 0, MarkFailed: 0 };
 const MAX_RUNNING = 2;
 const MAX_RECORDS = 10;
 const MAX_SCHEDULES = 2;
@@ -63,7 +62,7 @@ beforeAll(async () => {
       maxSchedules: MAX_SCHEDULES,
     }),
     {
-      retryIntervalOverrides: NO_WAIT,
+      retryIntervalOverrides: NO_RETRY_WAIT,
       onExportFailed: (id) => failed.push(id),
       workflowStarter: (runner) => ({
         startExport: async (id) => void held.push(id),

@@ -6,6 +6,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { validEvent } from '../support/decision-events.ts';
+import { NO_RETRY_WAIT } from '../support/local-stack-config.ts';
 
 /**
  * DELETE /v1/exports/{id} under the artifact retention setting, over real HTTP through the local
@@ -13,7 +14,6 @@ import { validEvent } from '../support/decision-events.ts';
  * is on AWS (where S3 would accept the delete marker).
  */
 
-const NO_WAIT = { Prepare: 0, ExportPage: 0, Finalize: 0, RecordAudit: 0, MarkFailed: 0 };
 const EVENTS = Array.from({ length: 12 }, (_, n) =>
   validEvent({
     id: `evt_ret${String(n).padStart(4, '0')}`,
@@ -36,7 +36,7 @@ async function start(artifactRetention?: ArtifactRetention): Promise<LocalStack>
       logRequests: false,
       ...(artifactRetention === undefined ? {} : { artifactRetention }),
     },
-    { retryIntervalOverrides: NO_WAIT },
+    { retryIntervalOverrides: NO_RETRY_WAIT },
   );
   return stack;
 }

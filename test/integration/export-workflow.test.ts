@@ -29,6 +29,7 @@ import { resumeUnfinishedExports } from '../../infra/local/resume-exports.ts';
 import { withPartUploadFault, withUploadPart } from '../../infra/local/part-upload-fault.ts';
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
+import { NO_RETRY_WAIT } from '../support/local-stack-config.ts';
 
 /**
  * The export workflow end to end on the real embedded DynamoDB and S3, run by the local runner
@@ -42,7 +43,6 @@ const CREATED = new Date('2026-05-01T12:00:00.000Z');
 const FROM = '2026-04-01T00:00:00Z';
 const TO = '2026-04-23T23:59:59Z';
 const EVENT_COUNT = 22_000;
-const NO_WAIT = { Prepare: 0, ExportPage: 0, Finalize: 0, RecordAudit: 0, MarkFailed: 0 };
 
 let servers: ExportServers;
 let events: DecisionEvent[];
@@ -90,7 +90,7 @@ function newRunner(): LocalWorkflowRunner {
       recordAudit,
       markFailed,
     },
-    retryIntervalOverrides: NO_WAIT,
+    retryIntervalOverrides: NO_RETRY_WAIT,
   });
 }
 

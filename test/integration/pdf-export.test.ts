@@ -35,6 +35,7 @@ import { LocalWorkflowRunner } from '../../infra/local/local-workflow.ts';
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
 import { pdfPages } from '../support/pdf-tools.ts';
+import { NO_RETRY_WAIT } from '../support/local-stack-config.ts';
 
 /**
  * A PDF export through the synthesized state machine on the embedded DynamoDB and S3: ExportPage
@@ -46,7 +47,6 @@ const ADMIN: Principal = { tokenId: 'tok_test', name: 'test', scopes: ['admin'] 
 const CREATED = new Date('2026-05-01T12:00:00.000Z');
 const FROM = '2026-04-01T00:00:00Z';
 const TO = '2026-04-10T23:59:59Z';
-const NO_WAIT = { Prepare: 0, ExportPage: 0, RenderReport: 0, Finalize: 0, RecordAudit: 0, MarkFailed: 0 };
 
 let servers: ExportServers;
 let events: DecisionEvent[];
@@ -74,7 +74,7 @@ async function runExport(world: Adapters, body: Record<string, unknown>): Promis
   const runner = new LocalWorkflowRunner({
     definition: renderExportWorkflowDefinition(),
     handlers: { prepare, exportPage, renderReport, finalize, deliver, recordAudit, markFailed },
-    retryIntervalOverrides: NO_WAIT,
+    retryIntervalOverrides: NO_RETRY_WAIT,
   });
   useAdapters(world);
   await createExport({ ...exportOperationDeps(world), workflow: runner, newId: () => id, now: () => CREATED }, body, ADMIN);

@@ -12,7 +12,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
-import { testStackConfig } from '../support/local-stack-config.ts';
+import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * Delivery to customer buckets over real HTTP through the local stack: the allow-list and prefix
@@ -22,7 +22,6 @@ import { testStackConfig } from '../support/local-stack-config.ts';
 
 const FROM = '2026-04-02T00:00:00Z';
 const TO = '2026-04-08T23:59:59Z';
-const NO_WAIT = { Prepare: 0, ExportPage: 0, RenderReport: 0, Finalize: 0, Deliver: 0, RecordAudit: 0, MarkFailed: 0 };
 const DROP = 'customer-drop';
 const MISSING = 'not-yet-created';
 
@@ -46,7 +45,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-delivery-'));
   stack = await startLocalStack(
     testStackConfig(dataDir, { deliveryBuckets: ['compliance-artifacts', DROP, MISSING] }),
-    { retryIntervalOverrides: NO_WAIT },
+    { retryIntervalOverrides: NO_RETRY_WAIT },
   );
   s3 = stack.adapters.clients.s3;
   // The local stack creates every allowed bucket; this one must not exist until the test makes it.

@@ -8,7 +8,7 @@ import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ScheduleView } from '../../functions/core/schedules/schedule.ts';
 import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
-import { testStackConfig } from '../support/local-stack-config.ts';
+import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * /v1/export-schedules over real HTTP through the local stack (authorizer, API and scheduled
@@ -17,7 +17,6 @@ import { testStackConfig } from '../support/local-stack-config.ts';
  * nanoseconds, never read back from the code under test.
  */
 
-const NO_WAIT = { Prepare: 0, ExportPage: 0, Finalize: 0, Deliver: 0, RecordAudit: 0, MarkFailed: 0 };
 const DAY = ['2026-04-01', '2026-04-02', '2026-04-03', '2026-04-04'];
 const BOUNDARIES = DAY.map((day) => `${day}T00:00:00Z`);
 
@@ -60,7 +59,7 @@ const failures: string[] = [];
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-schedules-api-'));
   stack = await startLocalStack(testStackConfig(dataDir), {
-    retryIntervalOverrides: NO_WAIT,
+    retryIntervalOverrides: NO_RETRY_WAIT,
     onExportFailed: (id, error) => failures.push(`${id}: ${String(error)}`),
     onScheduleError: (name, error) => failures.push(`schedule ${name}: ${String(error)}`),
   });

@@ -11,7 +11,7 @@ import { ROUTES } from '../../functions/handlers/api.ts';
 import { LOCAL_DELIVERY_BUCKET } from '../../infra/local/local-config.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
-import { testStackConfig } from '../support/local-stack-config.ts';
+import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 
 /**
  * Issue 12's scope matrix: every route of the API router (ROUTES, so a new route cannot be left
@@ -28,15 +28,6 @@ const TEAM = 'engineering';
 const OTHER_TEAM = 'support';
 /** On the allow-list but not in S3: deliveries to it fail, so the export may be redelivered. */
 const MISSING_BUCKET = 'matrix-missing';
-const NO_WAIT = {
-  Prepare: 0,
-  ExportPage: 0,
-  RenderReport: 0,
-  Finalize: 0,
-  Deliver: 0,
-  RecordAudit: 0,
-  MarkFailed: 0,
-};
 
 type Need = Scope | 'any';
 
@@ -338,7 +329,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'kt-matrix-'));
   stack = await startLocalStack(
     testStackConfig(dataDir, { logRequests: true, deliveryBuckets: [LOCAL_DELIVERY_BUCKET, MISSING_BUCKET] }),
-    { onRequest: (line) => written.push(line), retryIntervalOverrides: NO_WAIT },
+    { onRequest: (line) => written.push(line), retryIntervalOverrides: NO_RETRY_WAIT },
   );
   await stack.adapters.clients.s3.send(new DeleteBucketCommand({ Bucket: MISSING_BUCKET }));
   await asAdmin('POST', '/v1/events', { events: Array.from({ length: 5 }, decisionEvent) });
