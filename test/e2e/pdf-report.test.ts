@@ -1,9 +1,8 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/free-port.ts';
 import { pdfInfo, pdfPages } from '../support/pdf-tools.ts';
-import { ROOT, runKt, type StartedStack, startLocalStackProcess } from '../support/processes.ts';
+import { ktFor, ROOT, type runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * Tutorial Step 7 (../shared/reference/export-tutorial.txt), the PDF report, as a user runs it:
@@ -45,16 +44,8 @@ describe('tutorial Step 7: export as a PDF report', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-pdf-'));
-    stack = await startLocalStackProcess({
-      PORT: String(await freePort()),
-      KT_DYNAMODB_PORT: String(await freePort()),
-      KT_S3_PORT: String(await freePort()),
-      KT_DATA_DIR: path.join(root, 'data'),
-      KT_DEMO_EVENTS: '0',
-      KEEPTRUSTS_API_TOKEN: '',
-      KT_LOG_REQUESTS: '0',
-    });
-    kt = (args) => runKt(args, { KEEPTRUSTS_API_URL: stack.apiUrl, KEEPTRUSTS_API_TOKEN: stack.token });
+    stack = await startFreshStack(root);
+    kt = ktFor(stack);
     const names = path.join(root, 'names.jsonl');
     writeFileSync(names, `${EXTRA.map((event) => JSON.stringify(event)).join('\n')}\n`);
     expect((await kt(['events', 'import', '--file', SAMPLE])).code).toBe(0);

@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort } from '../support/free-port.ts';
-import { type runKt, type StartedStack, startLocalStackProcess, ktFor } from '../support/processes.ts';
+import { ktFor, type runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * Tutorial Step 8 (../shared/reference/export-tutorial.txt) with `npm start` and the real `kt`
@@ -24,20 +23,10 @@ describe('tutorial Step 8: deliver exports to S3', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-delivery-e2e-'));
-    const s3Port = await freePort();
-    stack = await startLocalStackProcess({
-      PORT: String(await freePort()),
-      KT_DYNAMODB_PORT: String(await freePort()),
-      KT_S3_PORT: String(s3Port),
-      KT_DATA_DIR: path.join(root, 'data'),
-      KT_DEMO_EVENTS: '0',
-      KEEPTRUSTS_API_TOKEN: '',
-      KT_LOG_REQUESTS: '0',
-      KT_DELIVERY_BUCKETS: LATE,
-    });
+    stack = await startFreshStack(root, { KT_DELIVERY_BUCKETS: LATE });
     s3 = new S3Client({
       region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${s3Port}`,
+      endpoint: `http://127.0.0.1:${stack.env.KT_S3_PORT}`,
       forcePathStyle: true,
       credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       requestChecksumCalculation: 'WHEN_REQUIRED',

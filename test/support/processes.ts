@@ -55,6 +55,8 @@ export function runLocalStackEntry(env: NodeJS.ProcessEnv, timeoutMs = 60_000): 
 
 export interface StartedStack {
   readonly process: ChildProcess;
+  /** The environment it was started with (its ports: PORT, KT_DYNAMODB_PORT, KT_S3_PORT). */
+  readonly env: NodeJS.ProcessEnv;
   readonly output: () => string;
   readonly apiUrl: string;
   readonly token: string;
@@ -84,6 +86,7 @@ export function startLocalStackProcess(env: NodeJS.ProcessEnv, timeoutMs = 120_0
       if (!apiUrl || !token) return reject(new Error(`unexpected start output:\n${output}`));
       resolve({
         process: child,
+        env,
         output: () => output,
         apiUrl,
         token,
@@ -115,21 +118,32 @@ function bannerToken(output: string, env: NodeJS.ProcessEnv): string | undefined
   return env.KEEPTRUSTS_API_TOKEN || undefined;
 }
 
+/** How often startFreshStack picks new ports when one it picked was taken before the stack bound it. */
+const PORT_ATTEMPTS = 3;
+
 /**
  * `npm start` as each end-to-end test wants it: free ports, a new data dir under `root`, no demo
- * events, no request log, a new admin token; `extra` adds or overrides settings.
+ * events, no request log, a new admin token; `extra` adds or overrides settings. A port that was
+ * free when picked can be taken by a test running alongside before the stack binds it: the start
+ * then fails naming the port, and is tried again on new ports.
  */
 export async function startFreshStack(root: string, extra: NodeJS.ProcessEnv = {}): Promise<StartedStack> {
-  return startLocalStackProcess({
-    PORT: String(await freePort()),
-    KT_DYNAMODB_PORT: String(await freePort()),
-    KT_S3_PORT: String(await freePort()),
-    KT_DATA_DIR: path.join(root, 'data'),
-    KT_DEMO_EVENTS: '0',
-    KEEPTRUSTS_API_TOKEN: '',
-    KT_LOG_REQUESTS: '0',
-    ...extra,
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLocalStackProcess({
+        PORT: String(await freePort()),
+        KT_DYNAMODB_PORT: String(await freePort()),
+        KT_S3_PORT: String(await freePort()),
+        KT_DATA_DIR: path.join(root, 'data'),
+        KT_DEMO_EVENTS: '0',
+        KEEPTRUSTS_API_TOKEN: '',
+        KT_LOG_REQUESTS: '0',
+        ...extra,
+      });
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !/port \d+ for .* is already in use/.test(String(error))) throw error;
+    }
+  }
 }
 
 /** The real `kt` pointed at a started stack, as tutorial Step 1's two exports point it. */
