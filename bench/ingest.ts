@@ -137,8 +137,8 @@ async function rawBatchWrite(client: DynamoDBClient, events: readonly DecisionEv
 
 /**
  * The storage work of write-once ingest without the API, done as the API does it: the event
- * store's storeEvents (a consistent BatchGetItem of the ids, a conditional put of each new id
- * record, then the event items by BatchWriteItem) on the API path's batches, as many in flight.
+ * store's storeEvents (one TransactWriteItems of id records per 100 events, then the event items
+ * by BatchWriteItem) on the API path's batches, as many in flight.
  */
 async function storeWithoutApi(store: DynamoEventStore, events: readonly DecisionEvent[]): Promise<void> {
   await inParallel(chunks(events, API_BATCH), API_IN_FLIGHT, async (batch) => {

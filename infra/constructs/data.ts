@@ -117,7 +117,8 @@ export interface IExportData {
    */
   runtimeEnvironment(): Record<string, string>;
   /**
-   * Ingest decision events: claim their ids (PutItem and BatchGetItem on `ID#*` items only) and
+   * Ingest decision events: claim their ids (PutItem, which IAM checks for each Put of a
+   * TransactWriteItems, and BatchGetItem, on `ID#*` items only) and
    * write the events (BatchWriteItem on `D#*` items only). No reads of events: Query is not granted.
    */
   grantEventIngest(grantee: iam.IGrantable): iam.Grant;
@@ -371,7 +372,8 @@ export class ExportData extends Construct implements IExportData {
     const table = this.eventsTable.tableArn;
     return iam.Grant.addToPrincipal({
       grantee,
-      // Claiming ids: a consistent BatchGetItem of the id records, then one conditional PutItem per new id.
+      // Claiming ids: TransactWriteItems of conditional puts (authorized as PutItem, item by item),
+      // and a consistent BatchGetItem of id records a cancelled claim did not name.
       actions: ['dynamodb:PutItem', 'dynamodb:BatchGetItem'],
       resourceArns: [table],
       conditions: leadingKeys([EVENT_ITEM_KEYS.eventIds]),

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Level } from 'level';
+import { findRepoRoot } from '../paths.ts';
 import { listenError } from './listen.ts';
 import { LocalStackError } from './local-stack-error.ts';
 
@@ -17,7 +18,17 @@ export interface EmbeddedServer {
  */
 const DYNALITE_THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
+const path = require('node:path');
+// dynalite keeps the store it creates to itself; its db module's create is wrapped for that one
+// call so that the TransactWriteItems extension works on the same store and locks.
+const dynaliteDir = path.dirname(workerData.dynalite);
+const dynaliteDb = require(path.join(dynaliteDir, 'db'));
+const create = dynaliteDb.create;
+let store;
+dynaliteDb.create = (options) => (store = create(options));
 const server = require(workerData.dynalite)(workerData.options);
+dynaliteDb.create = create;
+require(workerData.transactions).installTransactWriteItems(server, store, dynaliteDir);
 server.once('error', (error) => parentPort.postMessage({ error: { code: error.code, message: error.message } }));
 server.listen(workerData.port, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
 parentPort.on('message', (message) => {
@@ -54,6 +65,7 @@ export async function startEmbeddedDynamoDb(options: {
     execArgv: [],
     workerData: {
       dynalite,
+      transactions: path.join(findRepoRoot(), 'infra', 'local', 'dynalite-transact-write.cjs'),
       port: options.port,
       options: {
         ...(options.path ? { path: options.path } : {}),

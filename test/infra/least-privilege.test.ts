@@ -425,6 +425,24 @@ function dynamoCalls(
       ),
     }));
   }
+  if (command === 'TransactWriteItemsCommand') {
+    // IAM authorizes each action of a transaction as the single-item call it is.
+    const ACTIONS: Record<string, string> = {
+      Put: 'PutItem',
+      Delete: 'DeleteItem',
+      Update: 'UpdateItem',
+      ConditionCheck: 'ConditionCheckItem',
+    };
+    return (input.TransactItems as Record<string, Input>[]).map((item) => {
+      const [kind, request] = Object.entries(item)[0]!;
+      return {
+        fn,
+        action: `dynamodb:${ACTIONS[kind]}`,
+        resource: tableArn(String(request.TableName)),
+        leadingKeys: [pkOf(request.Key ?? request.Item)],
+      };
+    });
+  }
   const table = tableArn(String(input.TableName));
   if (command === 'QueryCommand') {
     const match = /^\s*(#?\w+)\s*=\s*(:\w+)/.exec(String(input.KeyConditionExpression));

@@ -33,14 +33,21 @@ const partitionKeyOf = (value: unknown): string =>
  * unprocessed, or fail as a whole when it throws (before the SDK's own retries, which sit below).
  */
 let unprocessOnWrite: ((items: unknown[]) => number) | undefined;
-/** Conditional puts (id claims) still to fail with a ThrottlingException before reaching dynalite. */
+/** Id claims (TransactWriteItems) still to fail with a ThrottlingException before reaching dynalite. */
 let throttleClaims = 0;
 /**
- * When set, conditional puts are refused before reaching dynalite as DynamoDB refuses one that
- * asked for ReturnValuesOnConditionCheckFailure=ALL_OLD: with the stored item (dynalite never
- * returns it). What each refused put asked for is kept in `refusedAsked`.
+ * When set, id claims are cancelled before reaching dynalite as DynamoDB cancels a transaction
+ * whose puts asked for ReturnValuesOnConditionCheckFailure=ALL_OLD: every put's reason is
+ * ConditionalCheckFailed with this item. What each refused put asked for is kept in `refusedAsked`.
  */
 let refuseClaimsWith: Record<string, unknown> | undefined;
+/**
+ * When set, a cancelled claim's reasons name only the first refused put (`None` for the rest), as
+ * DynamoDB may: its documentation does not promise to name every failed condition.
+ */
+let nameOnlyFirstRefusal = false;
+/** Id-claim transactions sent (each counted once, before the SDK's retries). */
+let claimTransactions = 0;
 let refusedAsked: unknown[] = [];
 
 const base = (n: number, timestamp: string, overrides: Partial<DecisionEvent> = {}): DecisionEvent => ({
@@ -141,19 +148,34 @@ beforeAll(async () => {
         KeyConditionExpression?: string;
         ExpressionAttributeValues?: Record<string, unknown>;
         RequestItems?: Record<string, unknown[]>;
-        ConditionExpression?: string;
-        ReturnValuesOnConditionCheckFailure?: string;
+        TransactItems?: { Put: { ReturnValuesOnConditionCheckFailure?: string } }[];
       };
-      if (input.ConditionExpression !== undefined && refuseClaimsWith !== undefined) {
-        refusedAsked.push(input.ReturnValuesOnConditionCheckFailure);
-        throw Object.assign(new Error('The conditional request failed'), {
-          name: 'ConditionalCheckFailedException',
-          Item: refuseClaimsWith,
-        });
-      }
-      if (input.ConditionExpression !== undefined && throttleClaims > 0) {
-        throttleClaims--;
-        throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+      if (input.TransactItems !== undefined) {
+        claimTransactions++;
+        const puts = input.TransactItems.map((item) => item.Put);
+        if (refuseClaimsWith !== undefined) {
+          refusedAsked.push(...puts.map((put) => put.ReturnValuesOnConditionCheckFailure));
+          throw Object.assign(new Error('Transaction cancelled'), {
+            name: 'TransactionCanceledException',
+            CancellationReasons: puts.map(() => ({ Code: 'ConditionalCheckFailed', Item: refuseClaimsWith })),
+          });
+        }
+        if (throttleClaims > 0) {
+          throttleClaims--;
+          throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+        }
+        if (nameOnlyFirstRefusal) {
+          try {
+            return await next(args);
+          } catch (error) {
+            const reasons = (error as { CancellationReasons?: { Code: string }[] }).CancellationReasons ?? [];
+            const first = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
+            (error as { CancellationReasons?: unknown }).CancellationReasons = reasons.map((reason, index) =>
+              index === first ? reason : { Code: 'None' },
+            );
+            throw error;
+          }
+        }
       }
       if (input.RequestItems !== undefined && unprocessOnWrite !== undefined) {
         const [table, items] = Object.entries(input.RequestItems)[0]!;
@@ -545,6 +567,54 @@ describe('DynamoEventStore.claimEventIds', () => {
   it('keeps id records out of every range read', async () => {
     await store.claimEventIds([record('evt_claimhidden', 'd'.repeat(64), '2026-03-05T12:00:00Z')]);
     expect(await collect(store.streamEvents(R1))).toEqual(expected(R1));
+  });
+
+  it('claims a batch of new ids with one transaction per hundred, and reads nothing first', async () => {
+    claimTransactions = 0;
+    const ids = Array.from({ length: 250 }, (_, n) => `evt_claimbulk${n}`);
+    const claims = await store.claimEventIds(ids.map((id) => record(id)));
+    expect(claims.every((claim) => claim.outcome === 'claimed')).toBe(true);
+    expect(claimTransactions).toBe(3);
+    // A repeat of them all is answered by the cancelled transactions' reasons: still one each.
+    claimTransactions = 0;
+    const again = await store.claimEventIds(ids.map((id) => record(id)));
+    expect(again).toEqual(ids.map((id) => ({ outcome: 'recorded', stored: record(id) })));
+    expect(claimTransactions).toBe(3);
+  });
+
+  it('answers an id offered twice in one call from its first offer: a repeat, or a conflict', async () => {
+    const claims = await store.claimEventIds([
+      record('evt_claimtwice'),
+      record('evt_claimtwice'),
+      record('evt_claimtwice', 'f'.repeat(64)),
+    ]);
+    expect(claims).toEqual([
+      { outcome: 'claimed' },
+      { outcome: 'recorded', stored: record('evt_claimtwice') },
+      { outcome: 'recorded', stored: record('evt_claimtwice') },
+    ]);
+  });
+
+  it('settles ids a cancellation did not name with one read, then claims the rest', async () => {
+    await store.claimEventIds([record('evt_claimnamed1'), record('evt_claimnamed2', 'b'.repeat(64))]);
+    nameOnlyFirstRefusal = true;
+    claimTransactions = 0;
+    try {
+      const claims = await store.claimEventIds([
+        record('evt_claimnamed1'),
+        record('evt_claimunnamed'),
+        record('evt_claimnamed2', 'c'.repeat(64)),
+      ]);
+      expect(claims).toEqual([
+        { outcome: 'recorded', stored: record('evt_claimnamed1') },
+        { outcome: 'claimed' },
+        { outcome: 'recorded', stored: record('evt_claimnamed2', 'b'.repeat(64)) },
+      ]);
+      // The cancelled one, then one for the id the read did not find.
+      expect(claimTransactions).toBe(2);
+    } finally {
+      nameOnlyFirstRefusal = false;
+    }
   });
 
   it('takes the record from a refusal that carries it (DynamoDB with ALL_OLD), with no read after', async () => {

@@ -66,7 +66,7 @@ export class DynamoAuditLog extends AuditTrail {
 
 /**
  * The audit chain's items in the ExportControl table, with conditional single-item writes only
- * (dynalite has no transactions). I/O only: keys, marshalling, conditions and error wrapping; the
+ * (each append changes one item at a time; see append-entry.ts). I/O only: keys, marshalling, conditions and error wrapping; the
  * rules of appending are in functions/core/audit/append-entry.ts. The `writer` attribute of an
  * entry item is the appending call's id, kept outside the hashed entry.
  */

@@ -1,9 +1,10 @@
 import {
   type AttributeValue,
-  PutItemCommand,
-  type PutItemCommandInput,
+  type CancellationReason,
   QueryCommand,
   type QueryCommandOutput,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -18,13 +19,13 @@ import type { EventFilter } from '../../core/events/event-filter.ts';
 import type { EventIdClaim, EventIdRecord } from '../../core/events/event-identity.ts';
 import type { StoredEvent } from '../../core/events/stored-event.ts';
 import type { EventPage, EventStore, PutEventsResult } from '../../core/ports.ts';
-import { backoffMs, describe, isRetryable, sleep } from '../aws-call.ts';
+import { backoffMs, describe, errorName, isRetryable, sleep } from '../aws-call.ts';
 import { dayPartitions, type EventItem, eventIdKey, eventItem, SHARD_COUNT } from './event-keys.ts';
 
 export interface DynamoEventStoreOptions {
   /** BatchWriteItem requests in flight at once. */
   readonly writeConcurrency?: number;
-  /** Conditional id-record puts in flight at once (one request per event, so more than batches). */
+  /** TransactWriteItems claiming ids (100 a request) in flight at once. */
   readonly claimConcurrency?: number;
   /** Attempts per 25-item chunk (first try included) before its leftovers are reported failed. */
   readonly maxWriteAttempts?: number;
@@ -35,6 +36,7 @@ export interface DynamoEventStoreOptions {
 
 const BATCH_WRITE_LIMIT = 25;
 const BATCH_GET_LIMIT = 100;
+const TRANSACT_WRITE_LIMIT = 100;
 const COUNT_CONCURRENCY = 16;
 const MAX_QUERY_PAGE = 1000;
 const STREAM_FIRST_PAGE = 100;
@@ -61,84 +63,107 @@ export class DynamoEventStore implements EventStore {
     options: DynamoEventStoreOptions = {},
   ) {
     this.writeConcurrency = options.writeConcurrency ?? 4;
-    this.claimConcurrency = options.claimConcurrency ?? 16;
+    this.claimConcurrency = options.claimConcurrency ?? 4;
     this.maxWriteAttempts = options.maxWriteAttempts ?? 8;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 50;
     this.retryMaxDelayMs = options.retryMaxDelayMs ?? 2000;
   }
 
   async claimEventIds(records: readonly EventIdRecord[]): Promise<readonly EventIdClaim[]> {
-    // Most repeats are retries of events already recorded: one consistent BatchGet per 100 ids
-    // finds them, so only ids not recorded yet cost a conditional put each.
-    const claims = new Map(await this.readIdRecords(records.map((r) => r.id)));
-    const taken: string[] = [];
-    const absent = records.filter((record) => !claims.has(record.id));
-    await runPool(absent, this.claimConcurrency, async (record) => {
-      const outcome = await this.putIdRecord(record);
-      if (outcome === 'taken') taken.push(record.id);
-      else claims.set(record.id, outcome);
+    // The first offer of each id is claimed; an id offered again in the same call is answered from
+    // what its first offer found (one transaction may not name an item twice).
+    const firstOffer = new Map<string, number>();
+    records.forEach((record, index) => {
+      if (!firstOffer.has(record.id)) firstOffer.set(record.id, index);
     });
-    // Recorded by a concurrent writer between our read and our put, and the refusal did not carry
-    // the record (dynalite's does not; DynamoDB's does): read what it recorded.
-    for (const [id, claim] of await this.readIdRecords(taken)) claims.set(id, claim);
-    return records.map(
-      (record) =>
-        claims.get(record.id) ?? {
-          // A record that was there a moment ago cannot vanish (nothing deletes them): unreadable now.
-          outcome: 'failed',
-          reason: 'its id record could not be read back; resending it is safe',
-        },
-    );
+    const claims = new Map<string, EventIdClaim>();
+    const toClaim = [...firstOffer.values()].map((index) => records[index]!);
+    await runPool(chunk(toClaim, TRANSACT_WRITE_LIMIT), this.claimConcurrency, async (group) => {
+      for (const [id, claim] of await this.claimGroup(group)) claims.set(id, claim);
+    });
+    return records.map((record, index) => {
+      const first = firstOffer.get(record.id)!;
+      const claim = claims.get(record.id)!;
+      return first !== index && claim.outcome === 'claimed'
+        ? { outcome: 'recorded', stored: records[first]! }
+        : claim;
+    });
   }
 
   /**
-   * One conditional put: 'taken' when the id is recorded already and the answer did not say how.
-   * It is the one request every new event costs: the item (four strings) goes pre-marshalled, past
-   * the document client's marshalling, and a refusal asks for the record that refused it, which
-   * DynamoDB returns with the failure (no read needed); dynalite does not, and then it is read.
+   * Claims the ids of `group` (at most 100, distinct) with one TransactWriteItems of conditional
+   * puts: new events cost one request per hundred, and nothing is read first. A transaction is all
+   * or nothing: when some ids are recorded already (a retry, or a concurrent writer), DynamoDB
+   * cancels it and names them with their records (ReturnValuesOnConditionCheckFailure). Its
+   * reasons need not name every recorded id, so one consistent read then settles the rest before
+   * they are claimed again. Only an attempt that settles nothing (throttling, a conflict with a
+   * concurrent transaction on the same ids) counts against the attempts and waits. A put in a
+   * transaction costs two write units on AWS; an id record is under 1 KB, so two per new event.
    */
-  private async putIdRecord(record: EventIdRecord): Promise<EventIdClaim | 'taken'> {
-    const { pk, sk } = eventIdKey(record.id);
-    const input: PutItemCommandInput = {
-      TableName: this.tableName,
-      Item: {
-        pk: { S: pk },
-        sk: { S: sk },
-        digest: { S: record.digest },
-        ts: { S: record.timestamp },
-        team: { S: record.team },
-      },
-      ConditionExpression: 'attribute_not_exists(pk)',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    };
+  private async claimGroup(group: readonly EventIdRecord[]): Promise<Map<string, EventIdClaim>> {
+    const outcomes = new Map<string, EventIdClaim>();
+    let pending = group;
     let lastProblem = '';
-    for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
-      if (attempt > 0) await sleep(this.backoffMs(attempt));
-      try {
-        await this.documents.send(new PutItemCommand(input));
-        return { outcome: 'claimed' };
-      } catch (error) {
-        // By name: an error class from another copy of the SDK would fail instanceof.
-        if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-          const stored = (error as { Item?: Record<string, AttributeValue> }).Item;
-          if (stored === undefined) return 'taken';
-          return this.recordedClaim(record.id, stored.digest?.S, stored.ts?.S, stored.team?.S);
-        }
-        if (!isRetryable(error)) {
-          throw new DependencyError(`Recording event id ${record.id} in ${this.tableName} failed: ${describe(error)}`, {
-            cause: error,
-          });
-        }
-        lastProblem = describe(error);
+    for (let failures = 0; pending.length > 0 && failures < this.maxWriteAttempts; ) {
+      const attempt = await this.recordIds(pending);
+      if (attempt.claimed) {
+        for (const record of pending) outcomes.set(record.id, { outcome: 'claimed' });
+        return outcomes;
       }
+      lastProblem = attempt.problem;
+      const unnamed: EventIdRecord[] = [];
+      const taken: string[] = [];
+      pending.forEach((record, index) => {
+        const reason = attempt.reasons?.[index];
+        if (reason?.Code !== 'ConditionalCheckFailed') unnamed.push(record);
+        else if (reason.Item === undefined) taken.push(record.id);
+        else outcomes.set(record.id, this.recordedClaim(record.id, reason.Item));
+      });
+      const recorded = unnamed.length < pending.length ? await this.readIdRecords([...taken, ...unnamed.map((r) => r.id)]) : new Map();
+      for (const [id, claim] of recorded) outcomes.set(id, claim);
+      for (const id of taken.filter((id) => !recorded.has(id))) {
+        // A record that refused our put a moment ago cannot vanish (nothing deletes them): unreadable now.
+        outcomes.set(id, { outcome: 'failed', reason: 'its id record could not be read back; resending it is safe' });
+      }
+      const next = unnamed.filter((record) => !recorded.has(record.id));
+      if (next.length === pending.length) await sleep(this.backoffMs(++failures));
+      pending = next;
     }
-    return {
-      outcome: 'failed',
-      reason: `not recorded after ${this.maxWriteAttempts} attempts: ${lastProblem}; resending it is safe`,
-    };
+    for (const record of pending) {
+      outcomes.set(record.id, {
+        outcome: 'failed',
+        reason: `not recorded after ${this.maxWriteAttempts} attempts: ${lastProblem}; resending it is safe`,
+      });
+    }
+    return outcomes;
   }
 
-  private recordedClaim(id: string, digest: unknown, ts: unknown, team: unknown): EventIdClaim {
+  /** One TransactWriteItems recording `records`; a cancellation or a retryable error is an answer. */
+  private async recordIds(
+    records: readonly EventIdRecord[],
+  ): Promise<{ claimed: true } | { claimed: false; reasons?: readonly CancellationReason[]; problem: string }> {
+    try {
+      await this.documents.send(new TransactWriteItemsCommand({ TransactItems: records.map(idRecordPut(this.tableName)) }));
+      return { claimed: true };
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      const invalid = reasons?.find((reason) => reason.Code === 'ValidationError');
+      if ((reasons === undefined && !isRetryable(error)) || invalid !== undefined) {
+        const why = invalid?.Message ?? describe(error);
+        throw new DependencyError(`Recording event ids in ${this.tableName} failed: ${why}`, { cause: error });
+      }
+      return {
+        claimed: false,
+        reasons,
+        problem: reasons === undefined ? describe(error) : [...new Set(reasons.map((r) => r.Code))].join(', '),
+      };
+    }
+  }
+
+  /** An id record as read (plain values) or as a refusal returned it (attribute values). */
+  private recordedClaim(id: string, item: Record<string, unknown>): EventIdClaim {
+    const text = (value: unknown) => (typeof value === 'object' && value !== null ? (value as AttributeValue).S : value);
+    const [digest, ts, team] = [text(item.digest), text(item.ts), text(item.team)];
     if (typeof digest !== 'string' || typeof ts !== 'string' || typeof team !== 'string') {
       throw new DependencyError(`The id record of event ${id} in ${this.tableName} is malformed.`);
     }
@@ -167,7 +192,7 @@ export class DynamoEventStore implements EventStore {
         }
         for (const item of output.Responses?.[this.tableName] ?? []) {
           const id = String(item.pk).slice('ID#'.length);
-          found.set(id, this.recordedClaim(id, item.digest, item.ts, item.team));
+          found.set(id, this.recordedClaim(id, item));
         }
         pending = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
@@ -535,3 +560,33 @@ async function runPool<T>(
   if (failure !== undefined) throw failure.error;
 }
 
+
+/**
+ * The conditional put that records an event id, pre-marshalled (four strings): it is the request
+ * every new event costs, so it goes past the document client's marshalling.
+ */
+function idRecordPut(tableName: string): (record: EventIdRecord) => TransactWriteItem {
+  return (record) => {
+    const { pk, sk } = eventIdKey(record.id);
+    return {
+      Put: {
+        TableName: tableName,
+        Item: {
+          pk: { S: pk },
+          sk: { S: sk },
+          digest: { S: record.digest },
+          ts: { S: record.timestamp },
+          team: { S: record.team },
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  };
+}
+
+/** A cancelled transaction's reasons, one per action in order; undefined for any other error. */
+function cancellationReasons(error: unknown): readonly CancellationReason[] | undefined {
+  if (errorName(error) !== 'TransactionCanceledException') return undefined;
+  return (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+}

@@ -12,8 +12,8 @@ import type { RunningExportSlot, RunningExportSlots } from '../../core/ports.ts'
  * A principal's running-export slots in the ExportControl table: `RUNNING#<owner>` / `SLOT#<n>`,
  * holding the export id and when it was claimed. One partition per principal, read with one
  * consistent Query (a handful of items); every claim and release is a conditional single-item
- * write, so two creates can never hold the same slot (dynalite has no transactions, and this is
- * also the cheapest on AWS). Slot items carry no index attributes: no listing ever sees them.
+ * write, so two creates can never hold the same slot (the cheapest way on AWS: no transaction is
+ * needed for one item). Slot items carry no index attributes: no listing ever sees them.
  */
 export class DynamoRunningExportSlots implements RunningExportSlots {
   constructor(

@@ -3,8 +3,8 @@ import type { AuditEntry, AuditHead } from './audit-chain.ts';
 /**
  * Where the audit chain is kept: the small port the append rules (append-entry.ts) are written
  * against. An implementation only stores and reads; every rule about linking, racing and
- * recovering lives in the core. Each write is one conditional single-item write, so DynamoDB
- * (and dynalite, which has no transactions) can implement it directly.
+ * recovering lives in the core. Each write is one conditional single-item write, so any store
+ * with conditional puts (DynamoDB, and the local stack's dynalite) implements it directly.
  */
 export interface AuditChainStore {
   /** The head as stored (the last entry linked into the chain), or undefined before the first append. */

@@ -4,8 +4,8 @@ import { sortableInstant } from './time-range.ts';
 
 /**
  * Decision events are write-once by id. Before an event item is written, the store records its id
- * with a digest of its content, in a write that succeeds only if the id was never recorded (one
- * conditional single-item put: the local DynamoDB has no transactions, and on AWS it is cheaper).
+ * with a digest of its content, in a write that succeeds only if the id was never recorded (a
+ * conditional put of an id record; the DynamoDB store sends them 100 to a transaction).
  * Whoever records an id first owns it; every later writer of that id is compared with the record:
  * the same digest is a harmless repeat, anything else is a conflict that changes nothing.
  *
