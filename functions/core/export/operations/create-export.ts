@@ -6,6 +6,7 @@ import { deliveryLocation } from '../delivery.ts';
 import { type ExportJob, failJob, newExportJob } from '../export-job.ts';
 import { claimRunningSlot, releaseRunningSlot } from '../export-limits.ts';
 import { type ExportRequest, parseExportRequest } from '../export-request.ts';
+import type { AuditRecord } from '../../audit/audit-chain.ts';
 import type { IdempotencyClaim } from '../../ports.ts';
 import type { ExportOperationDeps } from './operation-deps.ts';
 
@@ -76,10 +77,29 @@ export async function createExport(
 
   const job = newExportJob(request, principal, deps.now(), id);
   await deps.jobs.createJob(job);
-  await deps.audit.append({
+  // Recorded and started, or failed: a stored job that is neither would stay queued forever,
+  // holding its running-export slot, and a repeat of the request would return it as it is.
+  let recorded = false;
+  try {
+    await deps.audit.append(createdEntry(job));
+    recorded = true;
+    await deps.workflow.startExport(id);
+  } catch (cause) {
+    const marked = await recordStartFailure(deps, id, recorded).then(
+      () => 'it is marked failed',
+      () => 'marking it failed did not complete either',
+    );
+    const step = recorded ? 'started' : 'recorded in the audit trail';
+    throw new DependencyError(`Export ${id} could not be ${step}; ${marked}. Create it again.`, { cause });
+  }
+  return { job, created: true };
+}
+
+function createdEntry(job: ExportJob): AuditRecord {
+  return {
     action: 'export.created',
-    subject: id,
-    actor: principal.tokenId,
+    subject: job.id,
+    actor: job.createdBy,
     at: job.createdAt,
     details: {
       format: job.format,
@@ -89,14 +109,7 @@ export async function createExport(
       ...(job.filters.policy === undefined ? {} : { policy: job.filters.policy }),
       ...(job.delivery === undefined ? {} : { delivery: deliveryLocation(job.delivery) }),
     },
-  });
-  try {
-    await deps.workflow.startExport(id);
-  } catch (cause) {
-    await recordStartFailure(deps, id);
-    throw new DependencyError(`Export ${id} could not be started; it is marked failed. Create it again.`, { cause });
-  }
-  return { job, created: true };
+  };
 }
 
 /** Holds one of the principal's running-export slots for `id`, or refuses (429) with nothing written. */
@@ -119,13 +132,17 @@ async function earlierJob(
   return (await deps.jobs.getJob(earlier.exportId))?.value;
 }
 
-/** A job whose workflow never started would stay queued forever: it is failed instead. */
-async function recordStartFailure(deps: ExportOperationDeps, id: string): Promise<void> {
+/**
+ * A job whose workflow never started is failed and its slot freed. Its failure is audited only if
+ * its creation was: an auditor would find `export.failed` for an export the trail never created.
+ */
+async function recordStartFailure(deps: ExportOperationDeps, id: string, recorded: boolean): Promise<void> {
   const found = await deps.jobs.getJob(id);
   if (found === undefined || found.value.status !== 'queued') return;
   const failed = failJob(found.value, 'The export workflow could not be started.', 'Start', deps.now());
   await deps.jobs.saveJob(failed, found.revision);
   await releaseRunningSlot(deps.runningExports?.slots, failed);
+  if (!recorded) return;
   await deps.audit.append({
     action: 'export.failed',
     subject: id,
