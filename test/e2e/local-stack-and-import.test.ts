@@ -10,7 +10,7 @@ import {
   runKt,
   runLocalStackEntry,
   type StartedStack,
-  startLocalStackProcess,
+  startFreshStack,
 } from '../support/processes.ts';
 
 const SAMPLE = 'events/sample-decision-events.jsonl';
@@ -25,20 +25,11 @@ describe('npm start and kt events import', () => {
   let root: string;
   let env: NodeJS.ProcessEnv;
   let stack: StartedStack;
-  let dynamodbPort: number;
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'kt-e2e-'));
-    dynamodbPort = await freePort();
-    env = {
-      PORT: String(await freePort()),
-      KT_DYNAMODB_PORT: String(dynamodbPort),
-      KT_S3_PORT: String(await freePort()),
-      KT_DATA_DIR: path.join(root, 'data'),
-      KT_DEMO_EVENTS: '1200',
-      KEEPTRUSTS_API_TOKEN: '',
-    };
-    stack = await startLocalStackProcess(env);
+    stack = await startFreshStack(root, { KT_DEMO_EVENTS: '1200' });
+    env = stack.env;
   });
 
   afterAll(async () => {
@@ -50,7 +41,7 @@ describe('npm start and kt events import', () => {
   const countStored = async () => {
     const client = new DynamoDBClient({
       region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${dynamodbPort}`,
+      endpoint: `http://127.0.0.1:${env.KT_DYNAMODB_PORT}`,
       credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
     });
     try {
@@ -179,7 +170,9 @@ describe('npm start and kt events import', () => {
     const code = await stack.stop();
     expect(code).toBe(0);
     expect(stack.output()).toContain('Stopped.');
-    stack = await startLocalStackProcess(env);
+    // New ports (one picked before could be taken by now), the same data dir.
+    stack = await startFreshStack(root, { KT_DEMO_EVENTS: '1200' });
+    env = stack.env;
     expect(stack.output()).not.toContain('Seeding');
     expect(stack.token).toBe(readFileSync(path.join(env.KT_DATA_DIR!, 'admin-token'), 'utf8').trim());
     // Printed only on the start that created it; afterwards the banner says where it is kept.

@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/free-port.ts';
-import { runKt, type StartedStack, startFreshStack, startLocalStackProcess } from '../support/processes.ts';
+import { runKt, type StartedStack, startFreshStack } from '../support/processes.ts';
 
 /**
  * `kt --auth sigv4` with the real binary against `npm start`: the credential pair the first start
@@ -105,15 +104,7 @@ describe('kt --auth sigv4', () => {
 
   it('keeps the pair across a restart, printing where the secret is kept instead of the secret', async () => {
     expect(await stack.stop()).toBe(0);
-    stack = await startLocalStackProcess({
-      ...env,
-      PORT: String(await freePort()),
-      KT_DYNAMODB_PORT: String(await freePort()),
-      KT_S3_PORT: String(await freePort()),
-      KT_DEMO_EVENTS: '0',
-      KT_LOG_REQUESTS: '1',
-      KEEPTRUSTS_API_TOKEN: '',
-    });
+    stack = await startFreshStack(root, { ...env, KT_LOG_REQUESTS: '1' });
     const out = stack.output();
     expect(out).not.toContain(aws.AWS_SECRET_ACCESS_KEY);
     const file = path.join(env.KT_DATA_DIR as string, 'aws-credentials');
