@@ -1,10 +1,7 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AuthError, oneLine, UsageError } from '../errors.ts';
-import { Sha256 } from './sha256.ts';
+import { EXECUTE_API, Sha256 } from '../../functions/core/auth/sigv4-hash.ts';
 import type { RequestSigner, SignableRequest } from './signing.ts';
-
-/** The AWS service an API Gateway API signs for (IAM policies name it in `execute-api:Invoke`). */
-export const EXECUTE_API = 'execute-api';
 
 export interface AwsCredentials {
   readonly accessKeyId: string;

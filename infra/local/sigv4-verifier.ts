@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '../../cli/api/sha256.ts';
-import { EXECUTE_API } from '../../cli/api/sigv4-signer.ts';
+import { EXECUTE_API, Sha256 } from '../../functions/core/auth/sigv4-hash.ts';
 import type { IamCaller } from '../../functions/core/auth/iam-principal.ts';
 import { ForbiddenError } from '../../functions/core/errors.ts';
 
