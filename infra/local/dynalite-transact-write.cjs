@@ -26,6 +26,8 @@ const path = require('node:path');
 
 const TARGET = 'DynamoDB_20120810.TransactWriteItems';
 const MAX_ACTIONS = 100;
+// DynamoDB's limit on the aggregate size of the items in one transaction.
+const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 const TOKEN_WINDOW_MS = 10 * 60 * 1000;
 const MAX_CACHED_CONDITIONS = 256;
@@ -158,6 +160,10 @@ function transactWrite(store, lib, tokens, data, body, done) {
         return finish(lib.db.validationError('Transaction request cannot include multiple operations on one item'));
       }
       seen.add(id);
+    }
+    const size = actions.reduce((sum, action) => sum + (action.item ? lib.db.itemSize(action.item) : 0), 0);
+    if (size > MAX_TRANSACTION_BYTES) {
+      return finish(lib.db.validationError('Transaction request size exceeds the maximum allowed size of 4 MB'));
     }
     lockAll(store, actions, (release) => {
       const finishUnlocked = (failure, output) => {

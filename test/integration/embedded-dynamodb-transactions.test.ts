@@ -207,6 +207,14 @@ describe('TransactWriteItems on the embedded DynamoDB', () => {
         /ConditionExpression/,
       ],
       [[{ Put: { TableName: TABLE, Item: { other: { S: 'x' } } } }], 'ValidationException', /key/],
+      // Eleven items of 390 KB each: every one within the item limit, together over 4 MB.
+      [
+        Array.from({ length: 11 }, (_, n) => ({
+          Put: { TableName: TABLE, Item: item(`d${n}`, { blob: 'x'.repeat(390 * 1024) }) },
+        })),
+        'ValidationException',
+        /exceeds the maximum allowed size of 4 MB/,
+      ],
     ];
     for (const [items, name, message] of cases) {
       const error = (await refusal(items)) as Error;
