@@ -1,6 +1,6 @@
 import { AuthError } from '../errors.ts';
 import type { ApiConfig, AuthMode } from './config.ts';
-import { SigV4Signer, signingRegionFor, standardCredentialChain } from './sigv4-signer.ts';
+import { SigV4Signer, signingRegion, standardCredentialChain } from './sigv4-signer.ts';
 
 // How a request is authenticated: a Bearer API token, or SigV4 (`--auth sigv4`, sigv4-signer.ts).
 
@@ -47,7 +47,7 @@ export function createSigner(config: ApiConfig): RequestSigner {
   if (config.auth === 'sigv4') {
     return new SigV4Signer({
       credentials: standardCredentialChain(),
-      region: signingRegionFor(config.apiUrl, config.awsRegion),
+      region: signingRegion(config.apiUrl, config.awsRegion),
     });
   }
   if (config.token === undefined) {

@@ -11,9 +11,12 @@ export interface AwsCredentials {
 
 export type CredentialsProvider = () => Promise<AwsCredentials>;
 
+/** Resolved when the first request is signed (reading a profile's region is file I/O). */
+export type RegionProvider = () => Promise<string>;
+
 export interface SigV4SignerProps {
   readonly credentials: CredentialsProvider;
-  readonly region: string;
+  readonly region: string | RegionProvider;
   /** @default EXECUTE_API */
   readonly service?: string;
   /** The signing time of each request. @default the clock */
@@ -30,22 +33,27 @@ export interface SigV4SignerProps {
 export class SigV4Signer implements RequestSigner {
   readonly auth = 'sigv4';
   readonly #credentials: CredentialsProvider;
-  readonly #region: string;
+  readonly #region: RegionProvider;
+  /** The region when it was given, for toJSON (a provider's is not known until the first request). */
+  readonly #regionLabel: string | undefined;
   readonly #service: string;
   readonly #now: () => Date;
 
   constructor(props: SigV4SignerProps) {
     this.#credentials = props.credentials;
-    this.#region = props.region;
+    const region = props.region;
+    this.#region = typeof region === 'string' ? async () => region : region;
+    this.#regionLabel = typeof region === 'string' ? region : undefined;
     this.#service = props.service ?? EXECUTE_API;
     this.#now = props.now ?? (() => new Date());
   }
 
   async sign(request: SignableRequest): Promise<Record<string, string>> {
+    const region = await this.#region();
     const credentials = await this.#resolveCredentials();
     const signer = new SignatureV4({
       credentials,
-      region: this.#region,
+      region,
       service: this.#service,
       sha256: Sha256,
     });
@@ -90,7 +98,7 @@ export class SigV4Signer implements RequestSigner {
   }
 
   toJSON(): string {
-    return `SigV4Signer(${this.#service}, ${this.#region})`;
+    return `SigV4Signer(${[this.#service, this.#regionLabel].filter(Boolean).join(', ')})`;
   }
 }
 
@@ -109,16 +117,58 @@ const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z]{2}(?:-[a-z]+)+-\d+)\.a
 
 /**
  * The region to sign for: the one in an execute-api host name (it is where the API is, whatever
- * the shell says), else the configured one (AWS_REGION, else AWS_DEFAULT_REGION).
+ * the shell says), else the configured one (AWS_REGION, else AWS_DEFAULT_REGION), else the
+ * `region` of the AWS profile in use (AWS_PROFILE, in AWS_CONFIG_FILE or ~/.aws/config), as the
+ * AWS CLI finds it.
  */
-export function signingRegionFor(apiUrl: string, configured: string | undefined): string {
-  const region = new URL(apiUrl).hostname.match(EXECUTE_API_HOST)?.[1] ?? configured;
+export function signingRegionFor(
+  apiUrl: string,
+  configured: string | undefined,
+  fromProfile?: string,
+): string {
+  const region = new URL(apiUrl).hostname.match(EXECUTE_API_HOST)?.[1] ?? configured ?? fromProfile;
   if (region === undefined) {
     throw new UsageError(
-      "--auth sigv4 needs the API's AWS region: set AWS_REGION (npm start prints the local stack's)",
+      "--auth sigv4 needs the API's AWS region: set AWS_REGION, or region in your AWS profile (npm start prints the local stack's)",
     );
   }
   return region.toLowerCase();
+}
+
+/**
+ * signingRegionFor as the signer asks for it: the profile is read only when neither the host name
+ * nor the environment names a region, and only once.
+ */
+export function signingRegion(
+  apiUrl: string,
+  configured: string | undefined,
+  readProfileRegion: () => Promise<string | undefined> = profileRegion,
+): RegionProvider {
+  let resolved: Promise<string> | undefined;
+  return () => {
+    resolved ??= (async () => {
+      if (new URL(apiUrl).hostname.match(EXECUTE_API_HOST) || configured !== undefined) {
+        return signingRegionFor(apiUrl, configured);
+      }
+      return signingRegionFor(apiUrl, undefined, await readProfileRegion());
+    })();
+    return resolved;
+  };
+}
+
+/** The `region` of the AWS profile in use, read by the SDK's own shared-config loader. */
+async function profileRegion(): Promise<string | undefined> {
+  const { loadConfig, NODE_REGION_CONFIG_FILE_OPTIONS } = await import('@smithy/core/config');
+  const read = loadConfig<string | undefined>(
+    {
+      // The environment was looked at already (AWS_REGION, AWS_DEFAULT_REGION).
+      environmentVariableSelector: () => undefined,
+      configFileSelector: (profile) => profile.region,
+      default: () => undefined,
+    },
+    NODE_REGION_CONFIG_FILE_OPTIONS,
+  );
+  return read().catch(() => undefined);
 }
 
 /**

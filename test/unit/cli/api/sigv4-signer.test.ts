@@ -1,9 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ApiClient, type FetchLike } from '../../../../cli/api/client.ts';
 import { resolveApiConfig } from '../../../../cli/api/config.ts';
 import { errorForResponse } from '../../../../cli/api/problems.ts';
 import { createSigner } from '../../../../cli/api/signing.ts';
-import { SigV4Signer, signingRegionFor } from '../../../../cli/api/sigv4-signer.ts';
+import { SigV4Signer, signingRegion, signingRegionFor } from '../../../../cli/api/sigv4-signer.ts';
 import { AuthError, errorLine, exitCodeFor, UsageError } from '../../../../cli/errors.ts';
 import { rejection } from '../helpers.ts';
 
@@ -119,9 +122,16 @@ describe('SigV4Signer', () => {
       region: 'us-east-1',
       now: () => AT,
     });
-    const headers = await temporary.sign({ method: 'GET', url: new URL('http://localhost:8080/v1/keys'), headers: {}, body: undefined });
+    const headers = await temporary.sign({
+      method: 'GET',
+      url: new URL('http://localhost:8080/v1/keys'),
+      headers: {},
+      body: undefined,
+    });
     expect(headers['x-amz-security-token']).toBe('session-token');
-    expect(headers.authorization).toContain('SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,');
+    expect(headers.authorization).toContain(
+      'SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,',
+    );
   });
 
   it('signs every attempt afresh, so a retry carries a new date', async () => {
@@ -182,27 +192,82 @@ describe('SigV4Signer', () => {
 
 describe('signingRegionFor', () => {
   it('takes the region of an execute-api host name over the configured one', () => {
-    expect(signingRegionFor('https://a1b2c3.execute-api.eu-central-1.amazonaws.com', 'us-east-1')).toBe('eu-central-1');
-    expect(signingRegionFor('https://a1b2c3.execute-api.cn-north-1.amazonaws.com.cn/v1', undefined)).toBe('cn-north-1');
+    expect(signingRegionFor('https://a1b2c3.execute-api.eu-central-1.amazonaws.com', 'us-east-1')).toBe(
+      'eu-central-1',
+    );
+    expect(signingRegionFor('https://a1b2c3.execute-api.cn-north-1.amazonaws.com.cn/v1', undefined)).toBe(
+      'cn-north-1',
+    );
     expect(signingRegionFor('http://localhost:8080', 'us-east-1')).toBe('us-east-1');
     expect(signingRegionFor('https://api.example.com', 'EU-WEST-1')).toBe('eu-west-1');
   });
 
-  it('asks for AWS_REGION when neither says', () => {
+  it("falls back to the AWS profile's region, and asks for one when none says", () => {
+    expect(signingRegionFor('http://localhost:8080', undefined, 'ap-south-1')).toBe('ap-south-1');
+    expect(signingRegionFor('http://localhost:8080', 'us-east-1', 'ap-south-1')).toBe('us-east-1');
     expect(() => signingRegionFor('http://localhost:8080', undefined)).toThrow(UsageError);
-    expect(() => signingRegionFor('http://localhost:8080', undefined)).toThrow(/set AWS_REGION/);
+    expect(() => signingRegionFor('http://localhost:8080', undefined)).toThrow(
+      /set AWS_REGION, or region in your AWS profile/,
+    );
+  });
+});
+
+describe('signingRegion', () => {
+  it('reads the profile only when neither the host name nor the environment names a region, once', async () => {
+    let reads = 0;
+    const profile = async () => {
+      reads += 1;
+      return 'ap-south-1';
+    };
+    await expect(
+      signingRegion('https://a1.execute-api.eu-west-1.amazonaws.com', undefined, profile)(),
+    ).resolves.toBe('eu-west-1');
+    await expect(signingRegion('http://localhost:8080', 'us-east-2', profile)()).resolves.toBe('us-east-2');
+    expect(reads).toBe(0);
+    const fromProfile = signingRegion('http://localhost:8080', undefined, profile);
+    await expect(fromProfile()).resolves.toBe('ap-south-1');
+    await expect(fromProfile()).resolves.toBe('ap-south-1');
+    expect(reads).toBe(1);
+    await expect(signingRegion('http://localhost:8080', undefined, async () => undefined)()).rejects.toThrow(
+      UsageError,
+    );
+  });
+
+  it("reads the region of AWS_PROFILE's section in AWS_CONFIG_FILE, as the AWS CLI does", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kt-aws-config-'));
+    const file = path.join(dir, 'config');
+    writeFileSync(file, '[default]\nregion = us-east-1\n\n[profile audit-ci]\nregion = eu-north-1\n');
+    const saved = { file: process.env.AWS_CONFIG_FILE, profile: process.env.AWS_PROFILE };
+    try {
+      process.env.AWS_CONFIG_FILE = file;
+      process.env.AWS_PROFILE = 'audit-ci';
+      await expect(signingRegion('http://localhost:8080', undefined)()).resolves.toBe('eu-north-1');
+      process.env.AWS_PROFILE = 'no-such-profile';
+      await expect(signingRegion('http://localhost:8080', undefined)()).rejects.toThrow(/set AWS_REGION/);
+    } finally {
+      for (const [name, value] of [
+        ['AWS_CONFIG_FILE', saved.file],
+        ['AWS_PROFILE', saved.profile],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
 describe('createSigner in sigv4 mode', () => {
-  it('needs no token, and reads the region from AWS_REGION or AWS_DEFAULT_REGION', () => {
+  it('needs no token, and reads the region from AWS_REGION or AWS_DEFAULT_REGION', async () => {
     const config = resolveApiConfig({ auth: 'sigv4' }, { AWS_DEFAULT_REGION: 'eu-west-2' });
     expect(config.awsRegion).toBe('eu-west-2');
     const signer = createSigner(config);
     expect(signer).toBeInstanceOf(SigV4Signer);
     expect(signer.auth).toBe('sigv4');
-    expect(JSON.stringify(signer)).toContain('eu-west-2');
-    expect(resolveApiConfig({}, { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'eu-west-2' }).awsRegion).toBe('us-west-2');
+    await expect(signingRegion(config.apiUrl, config.awsRegion)()).resolves.toBe('eu-west-2');
+    expect(resolveApiConfig({}, { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'eu-west-2' }).awsRegion).toBe(
+      'us-west-2',
+    );
   });
 });
 
@@ -219,7 +284,9 @@ describe('a refused SigV4 request', () => {
       { message: 'User: arn:aws:iam::1:user/ci is not authorized to perform: execute-api:Invoke' },
       'sigv4',
     );
-    expect(gateway.message).toContain('(403): User: arn:aws:iam::1:user/ci is not authorized to perform: execute-api:Invoke.');
+    expect(gateway.message).toContain(
+      '(403): User: arn:aws:iam::1:user/ci is not authorized to perform: execute-api:Invoke.',
+    );
     expect(errorForResponse(403, {}, 'bearer').message).toContain('KEEPTRUSTS_API_TOKEN');
   });
 });
