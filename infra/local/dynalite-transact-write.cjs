@@ -68,7 +68,10 @@ function handle(req, res, store, lib, tokens) {
     const send = (status, body) => {
       const text = JSON.stringify(body);
       res.statusCode = status;
-      res.setHeader('x-amzn-RequestId', randomBytes(39).toString('base64').toUpperCase().replace(/\+|\//g, '0'));
+      res.setHeader(
+        'x-amzn-RequestId',
+        randomBytes(39).toString('base64').toUpperCase().replace(/\+|\//g, '0'),
+      );
       res.setHeader('x-amz-crc32', lib.crc32.unsigned(text));
       res.setHeader('Content-Type', 'application/x-amz-json-1.0');
       res.setHeader('Content-Length', Buffer.byteLength(text, 'utf8'));
@@ -96,7 +99,8 @@ function handle(req, res, store, lib, tokens) {
     }
     transactWrite(store, lib, tokens, data, body, (error, output) => {
       if (error?.statusCode) send(error.statusCode, error.body);
-      else if (error) send(500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(error) });
+      else if (error)
+        send(500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(error) });
       else send(200, output);
     });
   });
@@ -127,7 +131,12 @@ function transactWrite(store, lib, tokens, data, body, done) {
       return;
     }
     if (seen?.running) {
-      done(error('TransactionInProgressException', 'The transaction with the given request token is already in progress.'));
+      done(
+        error(
+          'TransactionInProgressException',
+          'The transaction with the given request token is already in progress.',
+        ),
+      );
       return;
     }
     if (seen) {
@@ -157,13 +166,17 @@ function transactWrite(store, lib, tokens, data, body, done) {
     for (const action of actions) {
       const id = `${action.data.TableName}\n${action.key}`;
       if (seen.has(id)) {
-        return finish(lib.db.validationError('Transaction request cannot include multiple operations on one item'));
+        return finish(
+          lib.db.validationError('Transaction request cannot include multiple operations on one item'),
+        );
       }
       seen.add(id);
     }
     const size = actions.reduce((sum, action) => sum + (action.item ? lib.db.itemSize(action.item) : 0), 0);
     if (size > MAX_TRANSACTION_BYTES) {
-      return finish(lib.db.validationError('Transaction request size exceeds the maximum allowed size of 4 MB'));
+      return finish(
+        lib.db.validationError('Transaction request size exceeds the maximum allowed size of 4 MB'),
+      );
     }
     lockAll(store, actions, (release) => {
       const finishUnlocked = (failure, output) => {
@@ -228,7 +241,12 @@ function parseActions(store, lib, data) {
       throw lib.db.validationError('A ConditionCheck action needs a ConditionExpression');
     }
     const checked = validated(store, lib, kind === 'Put' ? lib.put : lib.del, single);
-    return { kind, data: checked, item: kind === 'Put' ? checked.Item : undefined, returnOld: returnOld === 'ALL_OLD' };
+    return {
+      kind,
+      data: checked,
+      item: kind === 'Put' ? checked.Item : undefined,
+      returnOld: returnOld === 'ALL_OLD',
+    };
   });
 }
 
@@ -369,7 +387,8 @@ function writesOf(lib, actions) {
       const { puts, deletes } = lib.db.getIndexActions(indexes, action.existing, next, table);
       const prefix = (index) => `index-${indexType.toLowerCase()}~${table.TableName}~${index}~`;
       for (const entry of deletes) writes.push({ type: 'del', key: prefix(entry.index) + entry.key });
-      for (const entry of puts) writes.push({ type: 'put', key: prefix(entry.index) + entry.key, value: entry.item });
+      for (const entry of puts)
+        writes.push({ type: 'put', key: prefix(entry.index) + entry.key, value: entry.item });
     }
     const key = itemKey(table, action.key);
     writes.push(next ? { type: 'put', key, value: next } : { type: 'del', key });

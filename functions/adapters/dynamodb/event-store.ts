@@ -117,13 +117,25 @@ export class DynamoEventStore implements EventStore {
         const reason = attempt.reasons?.[index];
         if (reason?.Code !== 'ConditionalCheckFailed') unnamed.push(record);
         else if (reason.Item === undefined) taken.push(record.id);
-        else outcomes.set(record.id, this.recordedClaim(record.id, reason.Item));
+        else {
+          const { digest, ts, team } = reason.Item;
+          outcomes.set(
+            record.id,
+            this.recordedClaim(record.id, { digest: digest?.S, ts: ts?.S, team: team?.S }),
+          );
+        }
       });
-      const recorded = unnamed.length < pending.length ? await this.readIdRecords([...taken, ...unnamed.map((r) => r.id)]) : new Map();
+      const recorded =
+        unnamed.length < pending.length
+          ? await this.readIdRecords([...taken, ...unnamed.map((r) => r.id)])
+          : new Map();
       for (const [id, claim] of recorded) outcomes.set(id, claim);
       for (const id of taken.filter((id) => !recorded.has(id))) {
         // A record that refused our put a moment ago cannot vanish (nothing deletes them): unreadable now.
-        outcomes.set(id, { outcome: 'failed', reason: 'its id record could not be read back; resending it is safe' });
+        outcomes.set(id, {
+          outcome: 'failed',
+          reason: 'its id record could not be read back; resending it is safe',
+        });
       }
       const next = unnamed.filter((record) => !recorded.has(record.id));
       if (next.length === pending.length) await sleep(this.backoffMs(++failures));
@@ -141,29 +153,34 @@ export class DynamoEventStore implements EventStore {
   /** One TransactWriteItems recording `records`; a cancellation or a retryable error is an answer. */
   private async recordIds(
     records: readonly EventIdRecord[],
-  ): Promise<{ claimed: true } | { claimed: false; reasons?: readonly CancellationReason[]; problem: string }> {
+  ): Promise<
+    { claimed: true } | { claimed: false; reasons?: readonly CancellationReason[]; problem: string }
+  > {
     try {
-      await this.documents.send(new TransactWriteItemsCommand({ TransactItems: records.map(idRecordPut(this.tableName)) }));
+      await this.documents.send(
+        new TransactWriteItemsCommand({ TransactItems: records.map(idRecordPut(this.tableName)) }),
+      );
       return { claimed: true };
     } catch (error) {
       const reasons = cancellationReasons(error);
       const invalid = reasons?.find((reason) => reason.Code === 'ValidationError');
       if ((reasons === undefined && !isRetryable(error)) || invalid !== undefined) {
         const why = invalid?.Message ?? describe(error);
-        throw new DependencyError(`Recording event ids in ${this.tableName} failed: ${why}`, { cause: error });
+        throw new DependencyError(`Recording event ids in ${this.tableName} failed: ${why}`, {
+          cause: error,
+        });
       }
       return {
         claimed: false,
         reasons,
-        problem: reasons === undefined ? describe(error) : [...new Set(reasons.map((r) => r.Code))].join(', '),
+        problem:
+          reasons === undefined ? describe(error) : [...new Set(reasons.map((r) => r.Code))].join(', '),
       };
     }
   }
 
-  /** An id record as read (plain values) or as a refusal returned it (attribute values). */
-  private recordedClaim(id: string, item: Record<string, unknown>): EventIdClaim {
-    const text = (value: unknown) => (typeof value === 'object' && value !== null ? (value as AttributeValue).S : value);
-    const [digest, ts, team] = [text(item.digest), text(item.ts), text(item.team)];
+  /** An id record's fields, as read or as a refusal returned them; malformed ones are refused. */
+  private recordedClaim(id: string, { digest, ts, team }: Record<string, unknown>): EventIdClaim {
     if (typeof digest !== 'string' || typeof ts !== 'string' || typeof team !== 'string') {
       throw new DependencyError(`The id record of event ${id} in ${this.tableName} is malformed.`);
     }
@@ -180,13 +197,18 @@ export class DynamoEventStore implements EventStore {
         let output: BatchGetCommandOutput;
         try {
           output = await this.documents.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+            }),
           );
         } catch (error) {
           if (!isRetryable(error)) {
-            throw new DependencyError(`Reading event id records from ${this.tableName} failed: ${describe(error)}`, {
-              cause: error,
-            });
+            throw new DependencyError(
+              `Reading event id records from ${this.tableName} failed: ${describe(error)}`,
+              {
+                cause: error,
+              },
+            );
           }
           continue;
         }
@@ -289,7 +311,11 @@ export class DynamoEventStore implements EventStore {
               ...(indexName === undefined ? {} : { IndexName: indexName }),
               KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :lower AND :upper',
               ExpressionAttributeNames: { '#pk': partitionKeyName, '#sk': 'sk' },
-              ExpressionAttributeValues: { ':pk': { S: partitionKey }, ':lower': { S: lower }, ':upper': { S: upper } },
+              ExpressionAttributeValues: {
+                ':pk': { S: partitionKey },
+                ':lower': { S: lower },
+                ':upper': { S: upper },
+              },
               Select: 'COUNT',
               ...(start === undefined ? {} : { ExclusiveStartKey: start }),
             }),
@@ -560,10 +586,9 @@ async function runPool<T>(
   if (failure !== undefined) throw failure.error;
 }
 
-
 /**
- * The conditional put that records an event id, pre-marshalled (four strings): it is the request
- * every new event costs, so it goes past the document client's marshalling.
+ * The conditional put that records an event id, one action of a claim's transaction, marshalled by
+ * hand (four strings): every new event costs one, so it skips the document client's marshalling.
  */
 function idRecordPut(tableName: string): (record: EventIdRecord) => TransactWriteItem {
   return (record) => {
