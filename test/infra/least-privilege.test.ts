@@ -40,6 +40,7 @@ import { withPartUploadFault, withUploadPart } from '../../infra/local/part-uplo
 import { renderExportWorkflowDefinition } from '../../infra/local/workflow-definition.ts';
 import { KeeptrustsExportStack } from '../../infra/stack.ts';
 import { type ExportServers, startExportServers } from '../support/export-world.ts';
+import { NO_RETRY_WAIT } from '../support/local-stack-config.ts';
 
 /**
  * Least privilege, two ways:
@@ -595,15 +596,7 @@ describe("every AWS call of the functions is allowed by its role's synthesized p
           },
         ]),
       ) as Record<WorkflowStep, StepHandler>,
-      retryIntervalOverrides: {
-        Prepare: 0,
-        ExportPage: 0,
-        RenderReport: 0,
-        Finalize: 0,
-        Deliver: 0,
-        RecordAudit: 0,
-        MarkFailed: 0,
-      },
+      retryIntervalOverrides: NO_RETRY_WAIT,
     });
     for (const id of started.splice(0)) await runner.startExport(id);
     await runner.idle();

@@ -15,10 +15,10 @@ import {
 } from '../../functions/core/audit/checkpoint.ts';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
 import type { Scope } from '../../functions/core/auth/token-record.ts';
-import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { memoryIo } from '../unit/cli/helpers.ts';
 import { testStackConfig } from '../support/local-stack-config.ts';
+import { problem } from '../support/call-api.ts';
 
 /**
  * GET /v1/audit and /v1/audit/checkpoint over real HTTP through the local stack (authorizer, API
@@ -43,12 +43,6 @@ afterAll(async () => {
 
 function get(route: string, token = stack.admin.token): Promise<Response> {
   return fetch(`${stack.apiUrl}${route}`, { headers: { authorization: `Bearer ${token}` } });
-}
-
-async function problem(response: Response, status: number): Promise<ProblemDetails> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return (await response.json()) as ProblemDetails;
 }
 
 async function addToken(scopes: Scope[], team?: string): Promise<string> {

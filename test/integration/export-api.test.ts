@@ -5,10 +5,10 @@ import path from 'node:path';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
 import type { Scope } from '../../functions/core/auth/token-record.ts';
 import type { ExportJobView } from '../../functions/core/export/export-job.ts';
-import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
 import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
+import { type CallOptions, callApi, problem } from '../support/call-api.ts';
 
 /**
  * /v1/exports over real HTTP through the local stack: the authorizer and API handlers Lambda
@@ -95,33 +95,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-interface CallOptions {
-  readonly body?: unknown;
-  readonly token?: string;
-  readonly headers?: Record<string, string>;
-}
-
-function call(method: string, route: string, options: CallOptions = {}): Promise<Response> {
-  const { body, token = stack.admin.token, headers = {} } = options;
-  return fetch(`${stack.apiUrl}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-}
-
-/** Expects an RFC 9457 answer with `status`; returns its details. */
-async function problem(response: Response, status: number): Promise<ProblemDetails> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  const details = (await response.json()) as ProblemDetails;
-  expect(details.status).toBe(status);
-  return details;
-}
+const call = (method: string, route: string, options: CallOptions = {}) =>
+  callApi(stack, method, route, options);
 
 const validBody = (overrides: Record<string, unknown> = {}) => ({
   from: FROM,

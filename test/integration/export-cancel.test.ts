@@ -9,10 +9,10 @@ import { errorLine, exitCodeFor } from '../../cli/errors.ts';
 import type { Scope } from '../../functions/core/auth/token-record.ts';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
 import type { ExportJobView } from '../../functions/core/export/export-job.ts';
-import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 import { memoryIo } from '../unit/cli/helpers.ts';
+import { type CallOptions, callApi, problem } from '../support/call-api.ts';
 
 /**
  * POST /v1/exports/{id}/cancel over real HTTP through the local stack (authorizer, API, the local
@@ -71,30 +71,12 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function call(
-  method: string,
-  route: string,
-  options: { body?: unknown; token?: string } = {},
-): Promise<Response> {
-  const { body, token = stack.admin.token } = options;
-  return fetch(`${stack.apiUrl}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const call = (method: string, route: string, options: CallOptions = {}) =>
+  callApi(stack, method, route, options);
 
 async function json<T>(response: Response, status: number): Promise<T> {
   expect(response.status).toBe(status);
   return (await response.json()) as T;
-}
-
-async function problem(response: Response, status: number): Promise<ProblemDetails> {
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return json<ProblemDetails>(response, status);
 }
 
 const tokenIds = new Map<string, string>();

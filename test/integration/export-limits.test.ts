@@ -9,11 +9,11 @@ import type { Scope } from '../../functions/core/auth/token-record.ts';
 import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.ts';
 import { artifactKeyOf } from '../../functions/core/export/export-artifact.ts';
 import type { ExportJobView } from '../../functions/core/export/export-job.ts';
-import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
 import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
 import { memoryIo } from '../unit/cli/helpers.ts';
+import { type CallOptions, callApi, problem } from '../support/call-api.ts';
 
 /**
  * The limits against runaway cost over real HTTP through the local stack (authorizer, API, the
@@ -81,28 +81,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function call(
-  method: string,
-  route: string,
-  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  const { body, token = stack.admin.token, headers = {} } = options;
-  return fetch(`${stack.apiUrl}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
-async function problem(response: Response, status: number): Promise<ProblemDetails> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return (await response.json()) as ProblemDetails;
-}
+const call = (method: string, route: string, options: CallOptions = {}) =>
+  callApi(stack, method, route, options);
 
 const tokenIds = new Map<string, string>();
 

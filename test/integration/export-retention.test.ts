@@ -7,6 +7,7 @@ import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { validEvent } from '../support/decision-events.ts';
 import { NO_RETRY_WAIT } from '../support/local-stack-config.ts';
+import { callApi } from '../support/call-api.ts';
 
 /**
  * DELETE /v1/exports/{id} under the artifact retention setting, over real HTTP through the local
@@ -41,17 +42,7 @@ async function start(artifactRetention?: ArtifactRetention): Promise<LocalStack>
   return stack;
 }
 
-function call(method: string, route: string, body?: unknown): Promise<Response> {
-  const running = stack!;
-  return fetch(`${running.apiUrl}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${running.admin.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const call = (method: string, route: string, body?: unknown) => callApi(stack!, method, route, { body });
 
 async function completedExport(): Promise<ExportJobView> {
   const created = await call('POST', '/v1/exports', {

@@ -13,6 +13,7 @@ import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { LOCAL_RESOURCES, type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
 import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
+import { callApi } from '../support/call-api.ts';
 
 /**
  * Delivery to customer buckets over real HTTP through the local stack: the allow-list and prefix
@@ -60,16 +61,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function call(method: string, route: string, body?: unknown): Promise<Response> {
-  return fetch(`${stack.apiUrl}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.admin.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const call = (method: string, route: string, body?: unknown) => callApi(stack, method, route, { body });
 
 async function bytesOf(bucket: string, key: string): Promise<Buffer> {
   const output = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

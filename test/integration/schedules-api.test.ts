@@ -6,9 +6,9 @@ import { generateToken, newTokenRecord } from '../../functions/core/auth/tokens.
 import type { Scope } from '../../functions/core/auth/token-record.ts';
 import type { ExportJobView } from '../../functions/core/export/export-job.ts';
 import type { ScheduleView } from '../../functions/core/schedules/schedule.ts';
-import type { ProblemDetails } from '../../functions/handlers/http/problem.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/local-stack.ts';
 import { NO_RETRY_WAIT, testStackConfig } from '../support/local-stack-config.ts';
+import { type CallOptions, callApi, problem } from '../support/call-api.ts';
 
 /**
  * /v1/export-schedules over real HTTP through the local stack (authorizer, API and scheduled
@@ -75,27 +75,8 @@ afterAll(async () => {
 
 afterEach(() => expect(failures).toEqual([]));
 
-function call(
-  method: string,
-  route: string,
-  options: { body?: unknown; token?: string } = {},
-): Promise<Response> {
-  const { body, token = stack.admin.token } = options;
-  return fetch(`${stack.apiUrl}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
-async function problem(response: Response, status: number): Promise<ProblemDetails> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return (await response.json()) as ProblemDetails;
-}
+const call = (method: string, route: string, options: CallOptions = {}) =>
+  callApi(stack, method, route, options);
 
 async function addToken(scopes: Scope[], team?: string): Promise<string> {
   const token = generateToken();

@@ -9,6 +9,7 @@ import { handler as authorizer } from '../../functions/handlers/authorizer.ts';
 import { type LocalStack, LOCAL_RESOURCES, startLocalStack } from '../../infra/local/local-stack.ts';
 import { countItems } from '../support/count-items.ts';
 import { testStackConfig } from '../support/local-stack-config.ts';
+import { callApi } from '../support/call-api.ts';
 
 /** Token management over the local stack: POST/GET /v1/tokens, DELETE /v1/tokens/{id}. */
 let stack: LocalStack;
@@ -24,16 +25,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function call(method: string, route: string, body?: unknown, token = stack.admin.token): Promise<Response> {
-  return fetch(`${stack.apiUrl}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const call = (method: string, route: string, body?: unknown, token = stack.admin.token) =>
+  callApi(stack, method, route, { body, token });
 
 interface Created {
   token: string;
